@@ -1,0 +1,293 @@
+"""Hugging Face `datasets` integration: hard negatives of an image-classification dataset with one `map` call.
+
+Examples:
+    >>> from genie_transforms import GenieGenerator
+    >>> from genie_transforms.datasets import generate_hard_negatives
+    >>> gen = GenieGenerator.from_pretrained("genie-tiny-digits")
+    >>> negatives = generate_hard_negatives(ds, gen, noise_ratio=0.8, targets="random_k:1", seed=0)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+try:
+    import datasets
+    from datasets import ClassLabel, Dataset, Features, Value
+    from datasets import Image as ImageFeature
+except ImportError as err:  # pragma: no cover - datasets is a core dependency
+    raise ImportError('genie_transforms.datasets needs `datasets`: pip install "genie-transforms"') from err
+
+from . import __version__
+from .generator import GenieGenerator, check_noise_ratio
+from .prompts import PromptMap
+from .targets import TargetStrategy, get_strategy
+
+logger = logging.getLogger(__name__)
+
+PROVENANCE_COLUMNS = ("source_label", "source_index", "noise_ratio", "prompt", "seed", "noise_seed", "model_id",
+                      "model_revision")  # fmt: skip
+
+
+def output_features(label_feature: ClassLabel, keep_original: bool = False) -> Features:
+    """The schema of the hard-negative rows; `label` is the **target** class, with the source's `ClassLabel`."""
+    label = ClassLabel(names=list(label_feature.names))
+    features = {
+        "image": ImageFeature(),
+        "label": label,
+        "source_label": label,
+        "source_index": Value("int64"),
+        "noise_ratio": Value("float32"),
+        "prompt": Value("string"),
+        "seed": Value("int64"),
+        "noise_seed": Value("int64"),
+        "model_id": Value("string"),
+        "model_revision": Value("string"),
+    }
+    if keep_original:
+        features["is_generated"] = Value("bool")
+    return Features(features)
+
+
+def prompt_map_for(features: Features, label_column: str, prompts: PromptMap | None = None) -> PromptMap:
+    """The prompt map of a dataset: `prompts` if given, else built from the label column's `ClassLabel` names."""
+    if label_column not in features:
+        raise ValueError(f"The dataset has no label column {label_column!r}; its columns are {list(features)}.")
+    feature = features[label_column]
+    if prompts is not None:
+        return PromptMap.coerce(prompts)
+    if not isinstance(feature, ClassLabel):
+        raise ValueError(
+            f"Column {label_column!r} is {feature!r}, not a ClassLabel with class names. Cast it "
+            f"(ds.cast_column({label_column!r}, ClassLabel(names=[...]))) or pass prompts=PromptMap([...])."
+        )
+    return PromptMap(feature.names)
+
+
+def check_dataset(ds: Dataset, image_column: str, label_column: str) -> None:
+    """Clear errors for what `generate_hard_negatives` cannot work with."""
+    if not isinstance(ds, Dataset):
+        raise TypeError(f"Expected a datasets.Dataset, got {type(ds).__name__} (pick a split: ds['train']).")
+    for column in (image_column, label_column):
+        if column not in ds.column_names:
+            raise ValueError(f"The dataset has no column {column!r}; its columns are {ds.column_names}.")
+    if not isinstance(ds.features[image_column], ImageFeature):
+        raise ValueError(
+            f"Column {image_column!r} is {ds.features[image_column]!r}, not an Image feature; "
+            f"cast it: ds.cast_column({image_column!r}, datasets.Image())."
+        )
+    if len(ds) == 0:
+        raise ValueError("The dataset is empty; there is nothing to generate hard negatives from.")
+
+
+def _decode(value: Any, index: int, errors: str) -> Any:
+    """Decode one undecoded `Image` cell (bytes/path) to PIL; corrupt images raise or are skipped (logged)."""
+    from PIL import UnidentifiedImageError
+
+    try:
+        image = ImageFeature().decode_example(value) if isinstance(value, dict) else value
+        image.load()
+        return image
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        if errors == "skip":
+            logger.warning("Skipping source row %d: its image cannot be decoded (%s).", index, err)
+            return None
+        raise ValueError(
+            f"Source row {index} has an image that cannot be decoded ({err}). Fix or drop that row, or pass "
+            "errors='skip' to skip corrupt images (they are logged)."
+        ) from err
+
+
+def genie_map(
+    generator: GenieGenerator,
+    prompts: PromptMap | Sequence[str] | Mapping[int, str],
+    *,
+    noise_ratio: float | Sequence[float] = 0.8,
+    targets: str | TargetStrategy | Mapping[str, Any] = "all_others",
+    seed: int = 0,
+    image_column: str = "image",
+    label_column: str = "label",
+    keep_original: bool = False,
+    index_offset: int = 0,
+    errors: str = "raise",
+) -> Callable[..., dict[str, list]]:
+    """A function for ``ds.map(fn, batched=True, with_indices=True, remove_columns=ds.column_names)`` (add
+    ``with_rank=True`` for one GPU per worker) that emits the hard-negative rows of each batch.
+
+    Each source row gives one row per (target, r): its targets come from the strategy (`"all_others"`, the
+    paper's pairing, by default), its noise from (seed, source index, target). Rows are the same whatever the
+    batch size, number of workers or shards. Cast the image column with `Image(decode=False)` to let corrupt
+    images be reported by row (`errors="raise"`) or skipped (`errors="skip"`) instead of failing inside `datasets`
+([`generate_hard_negatives`] does this for you).
+
+    Args:
+        generator (`GenieGenerator`): the engine.
+        prompts (`PromptMap`, list or dict): class names/prompts by label index.
+        noise_ratio (`float` or list of floats, defaults to 0.8): one row per r for each (source, target).
+        targets (strategy, defaults to `"all_others"`): see `genie_transforms.targets`.
+        seed (`int`, defaults to 0): global seed.
+        image_column, label_column (`str`): source columns.
+        keep_original (`bool`, defaults to `False`): also emit the source rows, flagged `is_generated=False`.
+        index_offset (`int`, defaults to 0): added to the indices `map` passes (for a contiguous shard).
+        errors (`str`, defaults to `"raise"`): `"raise"` or `"skip"` for images that cannot be decoded.
+    """
+    prompt_map = PromptMap.coerce(prompts)
+    strategy = get_strategy(targets)
+    ratios = [noise_ratio] if isinstance(noise_ratio, (int, float)) else list(noise_ratio)
+    if not ratios:
+        raise ValueError("`noise_ratio` is empty; give at least one r in (0, 1].")
+    ratios = [check_noise_ratio(r, generator.num_inference_steps) for r in ratios]
+    if errors not in ("raise", "skip"):
+        raise ValueError(f"`errors` must be 'raise' or 'skip', got {errors!r}.")
+    classes = prompt_map.labels
+
+    def fn(batch: dict[str, list], indices: list[int], rank: int | None = None) -> dict[str, list]:
+        if rank is not None:
+            _place_on_rank(generator, rank)
+        if image_column not in batch or label_column not in batch:
+            raise ValueError(f"The batch lacks {image_column!r} or {label_column!r}; it has {list(batch)}.")
+        rows: dict[str, list] = {name: [] for name in ("image", "label", *PROVENANCE_COLUMNS)}
+        if keep_original:
+            rows["is_generated"] = []
+        sources, jobs = [], []  # jobs: (position in sources, source index, source label, target, r)
+        for value, label, index in zip(batch[image_column], batch[label_column], indices):
+            index = int(index) + index_offset
+            image = _decode(value, index, errors)
+            if image is None:
+                continue
+            label = prompt_map.index(int(label))
+            if keep_original:
+                _append(rows, image, label, label, index, None, None, None, None, None, None, False)
+            for target in strategy(label, classes, source_id=str(index), seed=seed):
+                for r in ratios:
+                    jobs.append((len(sources), index, label, target, r))
+            sources.append(image)
+        if jobs:
+            out = generator.generate(
+                [sources[j[0]] for j in jobs],
+                targets=[j[3] for j in jobs],
+                noise_ratio=[j[4] for j in jobs],
+                seed=seed,
+                prompts=prompt_map,
+                source_ids=[str(j[1]) for j in jobs],
+                progress=False,
+            )
+            for (_, index, label, target, r), image, rec in zip(jobs, out.images, out.records):
+                _append(rows, image, target, label, index, r, rec.prompt, seed, rec.noise_seed, rec.model_id,
+                        rec.model_revision, True)  # fmt: skip
+        return rows
+
+    fn.config = {  # type: ignore[attr-defined]
+        "noise_ratio": ratios,
+        "targets": strategy.to_dict(),
+        "seed": seed,
+        "prompts": prompt_map.to_dict(),
+        "keep_original": keep_original,
+        "errors": errors,
+        "generator": generator.settings,
+        "library_version": __version__,
+    }
+    return fn
+
+
+def _append(rows: dict[str, list], image, label, source_label, index, r, prompt, seed, noise_seed, model_id,
+            revision, generated) -> None:  # fmt: skip
+    values = (image, label, source_label, index, r, prompt, seed, noise_seed, model_id, revision)
+    for name, value in zip(("image", "label", *PROVENANCE_COLUMNS), values):
+        rows[name].append(value)
+    if "is_generated" in rows:
+        rows["is_generated"].append(generated)
+
+
+def job_fingerprint(parent: str, config: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> str:
+    """A deterministic fingerprint of a generation job: the parent dataset's fingerprint and every setting that
+    changes the output (model id and revision, settings, r, strategy, prompts, seed, library version)."""
+    payload = json.dumps({"parent": parent, **config, **(extra or {})}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def generate_hard_negatives(
+    ds: Dataset,
+    generator: GenieGenerator,
+    *,
+    prompts: PromptMap | Sequence[str] | Mapping[int, str] | None = None,
+    noise_ratio: float | Sequence[float] = 0.8,
+    targets: str | TargetStrategy | Mapping[str, Any] = "all_others",
+    seed: int = 0,
+    image_column: str = "image",
+    label_column: str = "label",
+    keep_original: bool = False,
+    errors: str = "raise",
+    batch_size: int = 16,
+    num_proc: int | None = None,
+    load_from_cache_file: bool | None = None,
+) -> Dataset:
+    """The hard negatives of `ds` as a new `Dataset`, with one `ds.map` call.
+
+    The output has the full `features` (the target `label` with the source's `ClassLabel`, provenance columns)
+    and a deterministic fingerprint from (parent fingerprint, model id and revision, settings, prompts, seed,
+    version): a second identical call reuses the `datasets` cache instead of hashing the model's weights, and any
+    change (r, seed, strategy, model) computes anew. `num_proc > 1` runs one worker per process (spawned, the
+    model loaded lazily in each; with CUDA, worker `rank` uses GPU `rank`); rows are identical for any
+    `num_proc` and `batch_size`.
+    """
+    check_dataset(ds, image_column, label_column)
+    prompt_map = prompt_map_for(ds.features, label_column, prompts)
+    label_feature = ds.features[label_column]
+    if not isinstance(label_feature, ClassLabel):
+        label_feature = ClassLabel(names=[prompt_map.names.get(i, str(i)) for i in range(max(prompt_map.labels) + 1)])
+    if ds.features[image_column].decode:  # decode in the map function, so a corrupt image is named (or skipped)
+        ds = ds.cast_column(image_column, ImageFeature(decode=False))
+    fn = genie_map(
+        generator, prompt_map, noise_ratio=noise_ratio, targets=targets, seed=seed, image_column=image_column,
+        label_column=label_column, keep_original=keep_original, errors=errors,
+    )  # fmt: skip
+    features = output_features(label_feature, keep_original)
+    fingerprint = job_fingerprint(ds._fingerprint, fn.config, {"image_column": image_column, "label": label_column})
+    multi = num_proc is not None and num_proc > 1
+    if multi:
+        _use_spawn_for_cuda()
+    return ds.map(
+        fn,
+        batched=True,
+        batch_size=batch_size,
+        with_indices=True,
+        with_rank=multi,
+        remove_columns=ds.column_names,
+        features=features,
+        num_proc=num_proc,
+        new_fingerprint=fingerprint,
+        load_from_cache_file=load_from_cache_file,
+        desc="GeNIe hard negatives",
+    )
+
+
+def _place_on_rank(generator: GenieGenerator, rank: int) -> None:
+    """Worker `rank` of `map(num_proc=...)` uses GPU `rank` (modulo the GPU count); on CPU nothing changes."""
+    import torch
+
+    if torch.cuda.is_available():
+        generator.to(f"cuda:{rank % torch.cuda.device_count()}")
+
+
+def _use_spawn_for_cuda() -> None:
+    """CUDA cannot be used in forked workers: switch `datasets`' worker pool to spawn when CUDA is present."""
+    import torch
+
+    if torch.cuda.is_available():
+        import multiprocess
+
+        multiprocess.set_start_method("spawn", force=True)
+
+
+__all__ = [
+    "generate_hard_negatives",
+    "genie_map",
+    "job_fingerprint",
+    "output_features",
+    "prompt_map_for",
+]

@@ -1,0 +1,148 @@
+"""Label-to-prompt maps and class-name cleaning (pure functions, no model)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+DEFAULT_TEMPLATE = "a photo of a {}."
+
+_WORDNET_ID = re.compile(r"^n\d{8}[_\s-]*")
+
+
+def clean_class_name(name: str) -> str:
+    """Turn a raw dataset class name into a readable one for a prompt.
+
+    Drops a leading WordNet id (``n01532829_house_finch``), keeps the first of a comma-separated
+    synonym list (``"African hunting dog, hyena dog, Cape hunting dog"``) and turns underscores
+    into spaces.
+
+    Examples:
+        >>> clean_class_name("n01532829_house_finch")
+        'house finch'
+        >>> clean_class_name("African hunting dog, hyena dog, Cape hunting dog")
+        'African hunting dog'
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"A class name must be a str, got {type(name).__name__}: {name!r}.")
+    cleaned = _WORDNET_ID.sub("", name.strip())
+    cleaned = cleaned.split(",")[0].replace("_", " ")
+    cleaned = " ".join(cleaned.split())
+    if not cleaned:
+        raise ValueError(f"Class name {name!r} is empty after cleaning; give a readable name for it.")
+    return cleaned
+
+
+class PromptMap:
+    """Maps class indices to human names and to the text prompt of the target class.
+
+    Args:
+        names (`Sequence[str]` or `Mapping[int, str]`):
+            Class names by index (a list, e.g. a `ClassLabel`'s `names`) or a dict from index to name.
+        template (`str`, *optional*, defaults to `"a photo of a {}."`):
+            Prompt template with one `{}` for the class name (METHOD.md).
+        overrides (`Mapping[int, str]`, *optional*):
+            Full prompts for some classes, used as they are instead of the template.
+        clean (`bool`, *optional*, defaults to `True`):
+            Clean raw names with [`clean_class_name`] (WordNet ids, synonym lists, underscores).
+
+    Examples:
+        >>> pm = PromptMap(["cat", "n02084071_dog"])
+        >>> pm.prompt(1)
+        'a photo of a dog.'
+        >>> pm.index("dog")
+        1
+    """
+
+    def __init__(
+        self,
+        names: Sequence[str] | Mapping[int, str],
+        template: str = DEFAULT_TEMPLATE,
+        overrides: Mapping[int, str] | None = None,
+        clean: bool = True,
+    ) -> None:
+        if isinstance(names, str) or not isinstance(names, (Sequence, Mapping)):
+            raise TypeError(
+                f"`names` must be a list of class names or a dict {{index: name}}, got {type(names).__name__}."
+            )
+        items = dict(names) if isinstance(names, Mapping) else dict(enumerate(names))
+        if not items:
+            raise ValueError("`names` is empty; a PromptMap needs at least one class.")
+        for key in items:
+            if isinstance(key, bool) or not isinstance(key, int):
+                raise TypeError(f"Class indices must be int, got {key!r}; pass a list or a dict {{int: name}}.")
+        if not isinstance(template, str) or template.count("{}") != 1:
+            raise ValueError(f"`template` must contain exactly one '{{}}' for the class name, got {template!r}.")
+        self.template = template
+        self.names: dict[int, str] = {k: clean_class_name(v) if clean else str(v) for k, v in items.items()}
+        self.overrides: dict[int, str] = {}
+        for key, prompt in (overrides or {}).items():
+            self._check_label(key)
+            if not isinstance(prompt, str) or not prompt.strip():
+                raise ValueError(f"Override prompt for class {key} must be a non-empty str, got {prompt!r}.")
+            self.overrides[key] = prompt
+        self._by_name = {v: k for k, v in self.names.items()}
+
+    @classmethod
+    def coerce(cls, prompts: PromptMap | Sequence[str] | Mapping[int, str]) -> PromptMap:
+        """Return `prompts` if it is a `PromptMap`, else build one from class names with the default template."""
+        return prompts if isinstance(prompts, PromptMap) else cls(prompts)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __contains__(self, label: object) -> bool:
+        return label in self.names
+
+    @property
+    def labels(self) -> list[int]:
+        """The class indices, sorted."""
+        return sorted(self.names)
+
+    def _check_label(self, label: object) -> int:
+        if isinstance(label, bool) or not isinstance(label, int) or label not in self.names:
+            known = self.labels
+            shown = known if len(known) <= 20 else known[:20] + ["..."]
+            raise KeyError(
+                f"Unknown class label {label!r}: this PromptMap knows {shown}. "
+                "Add its name (or an override prompt) to the PromptMap."
+            )
+        return label
+
+    def index(self, label: int | str) -> int:
+        """The class index of `label`, given as an index or as a (clean) class name."""
+        if isinstance(label, str):
+            if label not in self._by_name:
+                raise KeyError(f"Unknown class name {label!r}; known names: {sorted(self._by_name)[:20]}.")
+            return self._by_name[label]
+        return self._check_label(int(label) if hasattr(label, "__index__") else label)
+
+    def name(self, label: int | str) -> str:
+        """The readable class name of `label`."""
+        return self.names[self.index(label)]
+
+    def prompt(self, label: int | str) -> str:
+        """The text prompt of class `label`."""
+        idx = self.index(label)
+        return self.overrides.get(idx) or self.template.format(self.names[idx])
+
+    def to_dict(self) -> dict:
+        """A JSON-serialisable description (names, template, overrides) that [`from_dict`] restores."""
+        return {
+            "names": {str(k): v for k, v in self.names.items()},
+            "template": self.template,
+            "overrides": {str(k): v for k, v in self.overrides.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> PromptMap:
+        """Rebuild a `PromptMap` from [`to_dict`]'s output."""
+        names = {int(k): v for k, v in data["names"].items()}
+        overrides = {int(k): v for k, v in data.get("overrides", {}).items()}
+        return cls(names, template=data.get("template", DEFAULT_TEMPLATE), overrides=overrides, clean=False)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PromptMap) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"PromptMap({len(self)} classes, template={self.template!r})"

@@ -1,0 +1,237 @@
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from genie_transforms import GenieGenerator, PromptMap, UnknownLabelError, derive_seed
+from genie_transforms.testing import make_tiny_pipeline
+
+
+def _pixels(image):
+    return np.asarray(image, dtype=np.float64)
+
+
+def test_deterministic_under_a_seed(tiny_generator, prompts, rgb_images):
+    a = tiny_generator.generate(rgb_images, [1, 2, 3, 0], 0.75, seed=3, prompts=prompts)
+    b = tiny_generator.generate(rgb_images, [1, 2, 3, 0], 0.75, seed=3, prompts=prompts)
+    c = tiny_generator.generate(rgb_images, [1, 2, 3, 0], 0.75, seed=4, prompts=prompts)
+    for x, y in zip(a.images, b.images):
+        np.testing.assert_array_equal(_pixels(x), _pixels(y))
+    assert any(np.abs(_pixels(x) - _pixels(z)).max() > 10 for x, z in zip(a.images, c.images))
+
+
+def test_batch_and_order_invariance_with_mixed_targets_and_ratios(tiny_generator, prompts, rgb_images):
+    targets, ratios, ids = [1, 2, 3, 0], [0.5, 0.75, 1.0, 0.75], ["a", "b", "c", "d"]
+    batched = tiny_generator.generate(rgb_images, targets, ratios, seed=0, prompts=prompts, source_ids=ids, batch_size=3)
+    order = [2, 0, 3, 1]
+    shuffled = tiny_generator.generate(
+        [rgb_images[i] for i in order], [targets[i] for i in order], [ratios[i] for i in order],
+        seed=0, prompts=prompts, source_ids=[ids[i] for i in order], batch_size=4,
+    )  # fmt: skip
+    for i in range(4):
+        alone = tiny_generator.generate([rgb_images[i]], [targets[i]], ratios[i], seed=0, prompts=prompts, source_ids=[ids[i]])
+        np.testing.assert_allclose(_pixels(batched.images[i]), _pixels(alone.images[0]), atol=2)
+        np.testing.assert_allclose(_pixels(shuffled.images[order.index(i)]), _pixels(alone.images[0]), atol=2)
+        assert batched.records[i] == alone.records[0]
+
+
+@pytest.fixture
+def captured_noise(monkeypatch):
+    """Record the noise tensors the img2img pipeline draws (a spy: the real function still runs)."""
+    import diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion_img2img as img2img
+
+    drawn = []
+    real = img2img.randn_tensor
+
+    def spy(*args, **kwargs):
+        noise = real(*args, **kwargs)
+        drawn.append(noise.clone())
+        return noise
+
+    monkeypatch.setattr(img2img, "randn_tensor", spy)
+    return drawn
+
+
+def test_noise_is_shared_over_r_and_differs_between_pairs(tiny_generator, prompts, rgb_images, captured_noise):
+    img = rgb_images[0]
+    tiny_generator.generate([img, img], [1, 1], [0.5, 1.0], seed=0, prompts=prompts, source_ids=["s", "s"])
+    assert len(captured_noise) == 2  # two r groups, one row each
+    torch.testing.assert_close(captured_noise[0], captured_noise[1])
+    captured_noise.clear()
+    tiny_generator.generate([img, img], [1, 2], 0.5, seed=0, prompts=prompts, source_ids=["s", "s"])
+    (noise,) = captured_noise
+    assert not torch.allclose(noise[0], noise[1])
+    expected = torch.randn(noise[0].shape, generator=torch.Generator().manual_seed(derive_seed(0, "s", 1)))
+    torch.testing.assert_close(noise[0], expected)
+
+
+def test_labels_are_targets_and_provenance_is_complete(tiny_generator, prompts, rgb_images, tiny_model_path):
+    out = tiny_generator.generate(rgb_images[:2], ["dog", 3], 0.75, seed=5, prompts=prompts, source_ids=[10, 11])
+    assert out.labels == [1, 3]
+    rec = out.records[0].to_dict()
+    assert rec["target"] == 1 and rec["target_name"] == "dog" and rec["prompt"] == "a photo of a dog."
+    assert rec["source_id"] == "10" and rec["seed"] == 5 and rec["noise_seed"] == derive_seed(5, "10", 1)
+    assert rec["noise_ratio"] == 0.75 and rec["steps_run"] == 3 and rec["num_inference_steps"] == 4
+    assert rec["model_id"] == str(tiny_model_path) and rec["scheduler"] == "DPMSolverMultistepScheduler"
+    assert rec["guidance_scale"] == 7.5 and rec["resolution"] == 32 and rec["library_version"]
+    assert 0 < rec["start_timestep"] < 1000
+    assert all(v is not None for k, v in rec.items() if k != "model_revision")
+
+
+def test_every_input_form_comes_back_in_its_form_and_size(tiny_generator, prompts):
+    rng = np.random.default_rng(2)
+    rgb = rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    forms = [
+        Image.fromarray(rgb),
+        Image.fromarray(rgb[..., 0]),
+        Image.fromarray(np.concatenate([rgb, np.full((24, 40, 1), 128, np.uint8)], 2)),
+        rgb,
+        rgb[..., 0],
+        rgb.astype(np.float32) / 255,
+        torch.from_numpy(rgb).permute(2, 0, 1).contiguous(),
+        torch.from_numpy(rgb).permute(2, 0, 1).float() / 255,
+    ]
+    out = tiny_generator.generate(forms, 1, 0.5, seed=0, prompts=prompts)
+    for before, after in zip(forms, out.images):
+        assert type(after) is type(before)
+        if isinstance(before, Image.Image):
+            assert after.size == before.size and after.mode == before.mode
+        else:
+            assert after.shape == before.shape and after.dtype == before.dtype
+    assert np.asarray(out.images[2])[..., 3].min() == 128  # alpha kept
+    batch = tiny_generator.generate(np.stack([rgb, rgb]), 1, 0.5, seed=0, prompts=prompts)
+    assert batch.images.shape == (2, 24, 40, 3) and batch.images.dtype == np.uint8
+
+
+def test_caches_encode_each_source_and_prompt_once(tiny_model_path, prompts, rgb_images, monkeypatch):
+    gen = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=4, progress=False)
+    pipe = gen.pipe
+    calls = {"vae": 0, "text": 0}
+    real_encode, real_text = pipe.vae.encode, pipe.text_encoder.forward
+
+    def vae_encode(x, *a, **k):
+        calls["vae"] += len(x)
+        return real_encode(x, *a, **k)
+
+    def text_forward(input_ids, *a, **k):
+        calls["text"] += len(input_ids)
+        return real_text(input_ids, *a, **k)
+
+    monkeypatch.setattr(pipe.vae, "encode", vae_encode)
+    monkeypatch.setattr(pipe.text_encoder, "forward", text_forward)
+    img = rgb_images[0]
+    gen.generate([img] * 6, [1, 2, 3, 1, 2, 3], [0.5] * 3 + [1.0] * 3, seed=0, prompts=prompts)
+    assert calls["vae"] == 1
+    assert calls["text"] == 3 + 3  # three distinct prompts, and the empty prompt for each
+    gen.generate([img], [1], 0.5, seed=0, prompts=prompts)
+    assert calls["text"] == 6  # cached across calls
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"noise_ratio": 1.3}, ValueError, r"should be in \(0.0, 1.0\] but is 1.3"),
+        ({"noise_ratio": 0.0}, ValueError, r"should be in \(0.0, 1.0\]"),
+        ({"noise_ratio": 0.2}, ValueError, r"runs int\(4 \* 0.2\) = 0 denoising steps. Use noise_ratio >= 0.25"),
+        ({"noise_ratio": "high"}, TypeError, "must be a float"),
+        ({"targets": [7]}, UnknownLabelError, "Unknown target 7"),
+        ({"targets": ["horse"]}, UnknownLabelError, "horse"),
+        ({"targets": [1, 2]}, ValueError, "`targets` has 2 values for 1 images"),
+        ({"noise_ratio": [0.5, 0.5]}, ValueError, "`noise_ratio` has 2 values for 1 images"),
+        ({"images": []}, ValueError, "empty"),
+        ({"images": ["x.png"]}, TypeError, r"images\[0\] is a str"),
+        ({"images": [np.zeros((4, 4, 3), np.uint8)]}, ValueError, r"4x4 px, smaller than min_image_size=8"),
+        ({"source_ids": ["a", "b"]}, ValueError, "one id per image"),
+        ({"seed": -3}, ValueError, "seed"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(tiny_generator, prompts, rgb_images, kwargs, error, match):
+    call = {"images": rgb_images[:1], "targets": [1], "noise_ratio": 0.5, "seed": 0, "prompts": prompts} | kwargs
+    with pytest.raises(error, match=match):
+        tiny_generator.generate(call.pop("images"), call.pop("targets"), call.pop("noise_ratio"), **call)
+
+
+def test_unknown_label_error_is_a_value_error(tiny_generator, prompts, rgb_images):
+    with pytest.raises(ValueError):
+        tiny_generator.generate(rgb_images[:1], [9], 0.5, seed=0, prompts=prompts)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"num_inference_steps": 0}, "num_inference_steps"),
+        ({"guidance_scale": -1}, "guidance_scale"),
+        ({"scheduler": "plms"}, "Unknown scheduler 'plms'"),
+        ({"timestep_spacing": "odd"}, "timestep_spacing"),
+        ({"batch_size": 0}, "batch_size"),
+    ],
+)
+def test_bad_settings_fail_at_construction(tiny_model_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        GenieGenerator.from_pretrained(tiny_model_path, **kwargs)
+
+
+def test_resolution_must_fit_the_model(tiny_model_path):
+    with pytest.raises(ValueError, match="not a multiple of 8"):
+        GenieGenerator(make_tiny_pipeline(), resolution=36)
+
+
+def test_wraps_a_pipeline_without_modifying_it_and_accepts_text_to_image(prompts, rgb_images):
+    from diffusers import StableDiffusionPipeline
+
+    img2img = make_tiny_pipeline()
+    original = img2img.scheduler
+    gen = GenieGenerator(img2img, num_inference_steps=2, scheduler="ddim", progress=False)
+    assert img2img.scheduler is original and type(gen.pipe.scheduler).__name__ == "DDIMScheduler"
+    txt2img = StableDiffusionPipeline(**img2img.components)
+    out = GenieGenerator(txt2img, num_inference_steps=2, progress=False).generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts)
+    assert out.records[0].steps_run == 2
+    with pytest.raises(TypeError, match="needs a diffusers pipeline"):
+        GenieGenerator()
+
+
+def test_turbo_style_settings_are_expressible(tiny_model_path, prompts, rgb_images):
+    gen = GenieGenerator.from_pretrained(
+        tiny_model_path, num_inference_steps=2, guidance_scale=0.0, scheduler="euler", timestep_spacing="trailing",
+        progress=False,
+    )  # fmt: skip
+    out = gen.generate(rgb_images[:2], [1, 2], 0.5, seed=0, prompts=prompts)
+    rec = out.records[0]
+    assert rec.steps_run == 1 and rec.guidance_scale == 0.0 and rec.timestep_spacing == "trailing"
+    assert rec.start_timestep == 499  # trailing spacing at 2 steps: [999, 499]
+    assert gen.pipe.scheduler.config.timestep_spacing == "trailing"
+
+
+def test_loads_offline_from_a_saved_folder_and_pickles_as_configuration(tiny_model_path, prompts, rgb_images):
+    import os
+
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    gen = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=2, progress=False)
+    restored = pickle.loads(pickle.dumps(gen))
+    assert restored._pipe is None  # configuration only; loads lazily
+    a = gen.generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts)
+    assert len(pickle.dumps(gen)) < 10_000  # the loaded pipeline is not pickled
+    b = restored.generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts)
+    np.testing.assert_array_equal(_pixels(a.images[0]), _pixels(b.images[0]))
+
+
+def test_a_hub_id_offline_and_a_missing_folder_fail_clearly():
+    with pytest.raises(OSError, match="Could not get 'some-org/not-cached'"):
+        GenieGenerator.from_pretrained("some-org/not-cached").pipe
+    with pytest.raises(ValueError, match="not a model folder"):
+        GenieGenerator.from_pretrained("./no/such/folder").pipe
+
+
+def test_pickled_weights_are_refused_unless_allowed(tmp_path, prompts, rgb_images):
+    make_tiny_pipeline().save_pretrained(tmp_path / "unsafe", safe_serialization=False)
+    with pytest.raises(ValueError, match="no safetensors weights.*allow_pickle_weights=True"):
+        GenieGenerator.from_pretrained(tmp_path / "unsafe").pipe
+    gen = GenieGenerator.from_pretrained(tmp_path / "unsafe", allow_pickle_weights=True, num_inference_steps=2)
+    assert gen.generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts, progress=False).labels == [1]
+
+
+def test_progress_bar_can_be_shown(tiny_generator, prompts, rgb_images, capsys):
+    tiny_generator.generate(rgb_images[:2], 1, 0.5, seed=0, prompts=prompts, progress=True)
+    assert "GeNIe" in capsys.readouterr().err

@@ -1,0 +1,56 @@
+import pytest
+
+from genie_transforms import PromptMap, clean_class_name
+
+
+@pytest.mark.parametrize(
+    "raw, clean",
+    [
+        ("n01532829_house_finch", "house finch"),
+        ("African hunting dog, hyena dog, Cape hunting dog", "African hunting dog"),
+        ("golden_retriever", "golden retriever"),
+        ("  tabby   cat ", "tabby cat"),
+    ],
+)
+def test_clean_class_name(raw, clean):
+    assert clean_class_name(raw) == clean
+
+
+def test_clean_class_name_rejects_empty_and_non_str():
+    with pytest.raises(ValueError, match="empty"):
+        clean_class_name("n01532829_")
+    with pytest.raises(TypeError, match="str"):
+        clean_class_name(3)
+
+
+def test_prompt_map_from_list_dict_and_overrides():
+    pm = PromptMap(["n02123045_tabby", "dog"], overrides={1: "a dog on a beach."})
+    assert pm.prompt(0) == "a photo of a tabby."
+    assert pm.prompt(1) == "a dog on a beach."
+    assert pm.name(1) == "dog" and pm.index("tabby") == 0
+    pm2 = PromptMap({3: "car", 7: "boat"}, template="an image of a {}")
+    assert pm2.labels == [3, 7] and pm2.prompt(7) == "an image of a boat"
+
+
+def test_prompt_map_unknown_label_names_it():
+    pm = PromptMap(["cat", "dog"])
+    with pytest.raises(KeyError, match="Unknown class label 5"):
+        pm.prompt(5)
+    with pytest.raises(KeyError, match="'horse'"):
+        pm.index("horse")
+
+
+def test_prompt_map_validates_construction():
+    with pytest.raises(ValueError, match="exactly one"):
+        PromptMap(["cat"], template="a photo")
+    with pytest.raises(ValueError, match="empty"):
+        PromptMap([])
+    with pytest.raises(TypeError, match="list of class names"):
+        PromptMap("cat")
+    with pytest.raises(KeyError, match="Unknown class label 9"):
+        PromptMap(["cat"], overrides={9: "x"})
+
+
+def test_prompt_map_round_trips_through_dict():
+    pm = PromptMap(["cat", "dog"], template="a {} photo.", overrides={0: "a kitten."})
+    assert PromptMap.from_dict(pm.to_dict()) == pm
