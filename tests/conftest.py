@@ -41,3 +41,21 @@ def prompts():
 def rgb_images():
     rng = np.random.default_rng(0)
     return [Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)) for _ in range(4)]
+
+
+@pytest.fixture(scope="session")
+def bank_path(tmp_path_factory, tiny_generator):
+    """A small precomputed bank of hard negatives (4 classes, 2 targets per source), saved to disk."""
+    from datasets import ClassLabel, Dataset, Features
+    from datasets import Image as ImageFeature
+
+    from genie_transforms.datasets import generate_hard_negatives
+
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)) for _ in range(8)]
+    features = Features({"image": ImageFeature(), "label": ClassLabel(names=["cat", "dog", "car", "boat"])})
+    source = Dataset.from_dict({"image": images, "label": [i % 4 for i in range(8)]}, features=features)
+    bank = generate_hard_negatives(source, tiny_generator, noise_ratio=[0.5, 1.0], targets="random_k:2", seed=0)
+    path = tmp_path_factory.mktemp("bank") / "bank"
+    bank.save_to_disk(str(path))
+    return str(path)

@@ -1,0 +1,126 @@
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from datasets import load_from_disk
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+
+from genie_transforms.torchvision import GenieTransform
+
+
+@pytest.fixture
+def pil_image():
+    return Image.fromarray(np.random.default_rng(4).integers(0, 256, (40, 48, 3), dtype=np.uint8))
+
+
+def test_tuple_dict_and_tv_tensor_samples_in_compose(bank_path, pil_image):
+    tf = v2.Compose([GenieTransform(bank=bank_path, p=1.0), v2.RandomHorizontalFlip(p=0.5)])
+    img, label = tf(pil_image, 0)
+    assert isinstance(img, Image.Image) and img.size == pil_image.size and label != 0 and isinstance(label, int)
+    tensor = tv_tensors.Image(torch.rand(3, 32, 32))
+    out = tf({"image": tensor, "label": torch.tensor(2), "id": 2})
+    assert isinstance(out["image"], tv_tensors.Image) and out["image"].shape == (3, 32, 32)
+    assert isinstance(out["label"], torch.Tensor) and out["label"].item() != 2 and out["id"] == 2
+    plain = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
+    img2, meta = tf(plain, {"labels": 1, "name": "x"})
+    assert img2.dtype == torch.uint8 and meta["labels"] != 1 and meta["name"] == "x"
+
+
+def test_label_changes_exactly_when_the_image_does(bank_path):
+    torch.manual_seed(0)
+    t = GenieTransform(bank=bank_path, p=0.5)
+    image = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
+    changed = []
+    for label in [0, 1, 2, 3] * 5:
+        out, new = t(image, label)
+        assert (not torch.equal(out, image)) == (new != label) == (t.last_draw is not None)
+        changed.append(new != label)
+    assert 0 < sum(changed) < len(changed)
+
+
+def test_bank_draws_come_from_the_sample_class(bank_path, pil_image):
+    bank = load_from_disk(bank_path)
+    t = GenieTransform(bank=bank_path, p=1.0)
+    for label in [0, 1, 2, 3] * 3:
+        _, new = t(pil_image, label)
+        row = bank[t.last_draw["bank_index"]]
+        assert row["source_label"] == label and row["label"] == new
+
+
+def test_p_semantics_and_seed_reproducibility(bank_path, pil_image):
+    assert GenieTransform(bank=bank_path, p=0.0)(pil_image, 1)[1] == 1
+    assert GenieTransform(bank=bank_path, p=1.0)(pil_image, 1)[1] != 1
+
+    def run(seed):
+        torch.manual_seed(seed)
+        tf = v2.Compose([GenieTransform(bank=bank_path, p=0.5), v2.RandomHorizontalFlip()])
+        return [(np.asarray(im).tobytes(), y) for im, y in (tf(pil_image, i % 4) for i in range(12))]
+
+    assert run(3) == run(3) and run(3) != run(4)
+
+
+def test_soft_labels_compose_with_mixup(bank_path):
+    t = GenieTransform(bank=bank_path, p=1.0, label_mode="soft")
+    images, labels = zip(*(t(torch.rand(3, 32, 32), i % 4) for i in range(4)))
+    labels = torch.stack(labels)
+    assert labels.shape == (4, 4) and torch.allclose(labels.sum(1), torch.ones(4))
+    mixed_images, mixed = v2.MixUp(num_classes=4)(torch.stack(images), labels)
+    assert mixed.shape == (4, 4) and torch.allclose(mixed.sum(1), torch.ones(4))
+
+
+class _Digits(Dataset):
+    def __init__(self, transform):
+        rng = np.random.default_rng(0)
+        self.images = [Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)) for _ in range(8)]
+        self.transform = transform
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, i):
+        image, label = self.transform(self.images[i], i % 4)
+        return v2.functional.pil_to_tensor(image), label
+
+
+def test_dataloader_with_two_workers_in_bank_mode(bank_path):
+    tf = v2.Compose([GenieTransform(bank=bank_path, p=1.0), v2.RandomHorizontalFlip()])
+    pickle.loads(pickle.dumps(tf))
+    torch.manual_seed(0)
+    batches = list(DataLoader(_Digits(tf), batch_size=4, num_workers=2))
+    labels = torch.cat([y for _, y in batches])
+    assert len(labels) == 8 and all(labels[i] != i % 4 for i in range(8))
+    torch.manual_seed(0)
+    again = torch.cat([y for _, y in DataLoader(_Digits(tf), batch_size=4, num_workers=2)])
+    assert torch.equal(labels, again)
+
+
+def test_online_mode(tiny_generator, pil_image):
+    t = GenieTransform(generator=tiny_generator, prompts=["cat", "dog", "car", "boat"], noise_ratio=0.5, p=1.0)
+    img, label = t(pil_image, 3)
+    assert label == t.last_draw["target"] != 3 and img.size == pil_image.size
+
+
+def test_custom_labels_getter(bank_path, pil_image):
+    t = GenieTransform(bank=bank_path, p=1.0, labels_getter=lambda sample: sample[2])
+    img, name, label = t(pil_image, "cat-1", torch.tensor(0))
+    assert name == "cat-1" and label.item() == t.last_draw["target"]
+
+
+def test_clear_errors(bank_path, pil_image, tiny_generator):
+    t = GenieTransform(bank=bank_path, p=1.0)
+    with pytest.raises(ValueError, match="No label-like key"):
+        t({"image": pil_image, "kind": 1})
+    with pytest.raises(ValueError, match="no hard negative whose source class is 7"):
+        t(pil_image, 7)
+    with pytest.raises(ValueError, match="one int class index"):
+        t(pil_image, "cat")
+    with pytest.raises(ValueError, match="needs `prompts`"):
+        GenieTransform(generator=tiny_generator)
+    with pytest.raises(ValueError, match="lacks the columns"):
+        GenieTransform(bank=load_from_disk(bank_path).remove_columns("image"))
+    with pytest.raises(ValueError, match="Label 5 is not in the prompt map"):
+        GenieTransform(generator=tiny_generator, prompts=["a", "b"], p=1.0)(pil_image, 5)
