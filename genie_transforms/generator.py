@@ -101,6 +101,38 @@ def check_noise_ratio(noise_ratio: object, num_inference_steps: int) -> float:
     return r
 
 
+@dataclass
+class _Rows:
+    """One validated call: per-row values, and the cached latents and prompt embeddings they index."""
+
+    specs: list
+    batch_kind: str | None
+    keys: list[str]
+    ids: list[str]
+    targets: list[int]
+    names: list[str]
+    ratios: list[float]
+    prompts: list[str]
+    seed: int
+    noise_seeds: list[int]
+    latents: dict[str, torch.Tensor]
+    embeds: dict[str, dict[str, torch.Tensor]]
+    timing: dict[float, tuple[int, int]]
+    resolution: int
+
+    def chunks(self, batch_size: int):
+        """(r, row indices) groups: rows with the same r, at most `batch_size` at a time, in r order."""
+        for r in sorted(set(self.ratios)):
+            group = [i for i, ri in enumerate(self.ratios) if ri == r]
+            for start in range(0, len(group), batch_size):
+                yield r, group[start : start + batch_size]
+
+    def embeddings(self, chunk: list[int]) -> dict[str, torch.Tensor]:
+        """The prompt-embedding keyword arguments of the pipeline for these rows."""
+        names = self.embeds[self.prompts[chunk[0]]]
+        return {name: torch.cat([self.embeds[self.prompts[i]][name] for i in chunk]) for name in names}
+
+
 class GenieGenerator:
     """Generates GeNIe hard negatives: a source image noised to ratio r and denoised with the target's prompt.
 
@@ -352,11 +384,98 @@ class GenieGenerator:
             [`GenieOutput`] with `images` and one [`GenieRecord`] per row; the label of row i is `targets[i]`.
         """
         batch_size = self.batch_size if batch_size is None else batch_size
+        rows = self._prepare(images, targets, noise_ratio, seed, prompts, source_ids, batch_size)
+        pipe, n = self.pipe, len(rows.ids)
+        outputs: list[torch.Tensor | None] = [None] * n
+        show = self.progress if progress is None else progress
+        with tqdm(total=n, desc="GeNIe", unit="img", disable=not show) as bar:
+            for r, chunk in rows.chunks(batch_size):
+                images_out = pipe(
+                    image=torch.cat([rows.latents[rows.keys[i]] for i in chunk]),
+                    strength=r,
+                    num_inference_steps=self.num_inference_steps,
+                    guidance_scale=self.guidance_scale,
+                    generator=[torch_generator(rows.noise_seeds[i]) for i in chunk],
+                    output_type="pt",
+                    **rows.embeddings(chunk),
+                ).images
+                for i, img in zip(chunk, images_out):
+                    outputs[i] = img
+                bar.update(len(chunk))
+        return self._output(rows, outputs)
+
+    def predict_clean(
+        self,
+        images: Any,
+        targets: int | str | Sequence[int | str],
+        noise_ratio: float | Sequence[float],
+        *,
+        seed: int,
+        prompts: PromptMap | Sequence[str] | Mapping[int, str],
+        source_ids: Sequence[str | int] | None = None,
+        batch_size: int | None = None,
+    ) -> GenieOutput:
+        """The one-step estimate of each row: the clean image the model predicts at the row's first denoising step.
+
+        Same arguments, noise and noised latent as [`generate`], but one guided UNet pass instead of `int(steps * r)`
+        (what the cheap GeNIe-Ada estimates its curve from). Records have `steps_run == 1`.
+        """
+        pipe = self.pipe
+        if getattr(pipe.unet.config, "time_cond_proj_dim", None) is not None or hasattr(pipe, "text_encoder_2"):
+            raise NotImplementedError("predict_clean supports Stable Diffusion 1.x/2.x UNets (not SDXL or LCM).")
+        batch_size = self.batch_size if batch_size is None else batch_size
+        rows = self._prepare(images, targets, noise_ratio, seed, prompts, source_ids, batch_size)
+        scheduler = copy.deepcopy(pipe.scheduler)
+        alphas = scheduler.alphas_cumprod
+        prediction = scheduler.config.get("prediction_type", "epsilon")
+        outputs: list[torch.Tensor | None] = [None] * len(rows.ids)
+        cfg = self.guidance_scale > 1
+        with torch.inference_mode():
+            for r, chunk in rows.chunks(batch_size):
+                t = rows.timing[r][1]
+                z0 = torch.cat([rows.latents[rows.keys[i]] for i in chunk])
+                noise = torch.cat(
+                    [torch.randn(z0.shape[1:], generator=torch_generator(rows.noise_seeds[i]), dtype=z0.dtype)[None]
+                     for i in chunk]  # fmt: skip
+                ).to(z0.device)
+                a = alphas[t].to(z0.device, z0.dtype)
+                zt = a.sqrt() * z0 + (1 - a).sqrt() * noise
+                kwargs = rows.embeddings(chunk)
+                cond = kwargs["prompt_embeds"]
+                model_in = torch.cat([zt, zt]) if cfg else zt
+                context = torch.cat([kwargs["negative_prompt_embeds"], cond]) if cfg else cond
+                out = pipe.unet(model_in, t, encoder_hidden_states=context, return_dict=False)[0]
+                if cfg:
+                    uncond, text = out.chunk(2)
+                    out = uncond + self.guidance_scale * (text - uncond)
+                if prediction == "v_prediction":
+                    x0 = a.sqrt() * zt - (1 - a).sqrt() * out
+                else:
+                    x0 = (zt - (1 - a).sqrt() * out) / a.sqrt()
+                decoded = pipe.vae.decode(self._unscale(x0), return_dict=False)[0]
+                for i, img in zip(chunk, pipe.image_processor.postprocess(decoded, output_type="pt")):
+                    outputs[i] = img
+        rows.timing = {r: (1, t) for r, (_, t) in rows.timing.items()}
+        return self._output(rows, outputs)
+
+    def _unscale(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents in the VAE's own space (undo the scaling factor and any latents mean/std)."""
+        config = self._pipe.vae.config
+        z = z / config.scaling_factor
+        mean, std = getattr(config, "latents_mean", None), getattr(config, "latents_std", None)
+        if mean is not None and std is not None:
+            shape = (1, -1, 1, 1)
+            z = z * torch.tensor(std, device=z.device).view(shape) + torch.tensor(mean, device=z.device).view(shape)
+        return z
+
+    def _prepare(self, images, targets, noise_ratio, seed, prompts, source_ids, batch_size) -> _Rows:
+        """Validate a call and compute everything that does not depend on the pipeline call: sources, ids, seeds,
+        the latent of each distinct source and the embedding of each distinct prompt."""
         _check_settings(self.num_inference_steps, self.guidance_scale, batch_size)
         seed = check_seed(seed)
         prompt_map = PromptMap.coerce(prompts)
-        rows, batch_kind = split_batch(images)
-        n = len(rows)
+        inputs, batch_kind = split_batch(images)
+        n = len(inputs)
         if n == 0:
             raise ValueError("`images` is empty; pass at least one image.")
         target_list = self._per_row(targets, n, "targets")
@@ -370,10 +489,9 @@ class GenieGenerator:
             except KeyError as err:
                 raise UnknownLabelError(f"Unknown target {t!r}: {err}") from None
         ratios = [check_noise_ratio(r, self.num_inference_steps) for r in ratio_list]
-
         resolution = self.resolution
         sources, specs = [], []
-        for i, image in enumerate(rows):
+        for i, image in enumerate(inputs):
             rgb, spec = to_rgb(image, what=f"images[{i}]")
             if min(spec.height, spec.width) < self.min_image_size:
                 raise ValueError(
@@ -385,62 +503,57 @@ class GenieGenerator:
         keys = [content_hash(s) for s in sources]
         ids = keys if source_ids is None else [str(s) for s in source_ids]
         prompt_texts = [prompt_map.prompt(t) for t in target_idx]
-        noise_seeds = [derive_seed(seed, sid, t) for sid, t in zip(ids, target_idx)]
-
-        pipe = self.pipe
         with torch.inference_mode():
             latents = self._encode_sources(sources, keys, batch_size)
             embeds = self._embed_prompts(prompt_texts)
-        outputs: list[torch.Tensor | None] = [None] * n
-        names = list(embeds[prompt_texts[0]])
-        timing = {r: self._timesteps(r) for r in set(ratios)}
-        show = self.progress if progress is None else progress
-        with tqdm(total=n, desc="GeNIe", unit="img", disable=not show) as bar:
-            for r in sorted(set(ratios)):
-                group = [i for i in range(n) if ratios[i] == r]
-                for start in range(0, len(group), batch_size):
-                    chunk = group[start : start + batch_size]
-                    images_out = pipe(
-                        image=torch.cat([latents[keys[i]] for i in chunk]),
-                        strength=r,
-                        num_inference_steps=self.num_inference_steps,
-                        guidance_scale=self.guidance_scale,
-                        generator=[torch_generator(noise_seeds[i]) for i in chunk],
-                        output_type="pt",
-                        **{name: torch.cat([embeds[prompt_texts[i]][name] for i in chunk]) for name in names},
-                    ).images
-                    for i, img in zip(chunk, images_out):
-                        outputs[i] = img
-                    bar.update(len(chunk))
+        return _Rows(
+            specs=specs,
+            batch_kind=batch_kind,
+            keys=keys,
+            ids=ids,
+            targets=target_idx,
+            names=[prompt_map.name(t) for t in target_idx],
+            ratios=ratios,
+            prompts=prompt_texts,
+            seed=seed,
+            noise_seeds=[derive_seed(seed, sid, t) for sid, t in zip(ids, target_idx)],
+            latents=latents,
+            embeds=embeds,
+            timing={r: self._timesteps(r) for r in set(ratios)},
+            resolution=resolution,
+        )
 
-        scheduler_config = pipe.scheduler.config
-        results, records = [], []
-        for i in range(n):
-            results.append(restore(tensor_to_pil(outputs[i]), specs[i]))
-            steps_run, start_t = timing[ratios[i]]
+    def _output(self, rows: _Rows, outputs: list[torch.Tensor]) -> GenieOutput:
+        """Images back in their input form and size, with one provenance record per row."""
+        pipe = self._pipe
+        spacing = str(pipe.scheduler.config.get("timestep_spacing", ""))
+        images, records = [], []
+        for i, tensor in enumerate(outputs):
+            images.append(restore(tensor_to_pil(tensor), rows.specs[i]))
+            steps_run, start_t = rows.timing[rows.ratios[i]]
             records.append(
                 GenieRecord(
-                    source_id=ids[i],
-                    target=target_idx[i],
-                    target_name=prompt_map.name(target_idx[i]),
-                    prompt=prompt_texts[i],
-                    noise_ratio=ratios[i],
+                    source_id=rows.ids[i],
+                    target=rows.targets[i],
+                    target_name=rows.names[i],
+                    prompt=rows.prompts[i],
+                    noise_ratio=rows.ratios[i],
                     steps_run=steps_run,
                     start_timestep=start_t,
-                    seed=seed,
-                    noise_seed=noise_seeds[i],
+                    seed=rows.seed,
+                    noise_seed=rows.noise_seeds[i],
                     seed_scheme=SEED_SCHEME,
                     num_inference_steps=self.num_inference_steps,
                     guidance_scale=self.guidance_scale,
                     scheduler=type(pipe.scheduler).__name__,
-                    timestep_spacing=str(scheduler_config.get("timestep_spacing", "")),
-                    resolution=resolution,
+                    timestep_spacing=spacing,
+                    resolution=rows.resolution,
                     model_id=self.model_id,
                     model_revision=self.model_revision,
                     library_version=__version__,
                 )
             )
-        return GenieOutput(images=join_batch(results, batch_kind), records=records)
+        return GenieOutput(images=join_batch(images, rows.batch_kind), records=records)
 
     @staticmethod
     def _per_row(value: Any, n: int, name: str) -> list:
