@@ -164,11 +164,20 @@ class GenieAda:
         return AdaOutput(images=chosen.images, records=chosen.records, table=table)
 
 
+def _source_id(row: Mapping[str, Any]) -> str:
+    if row.get("source_id") is not None:
+        return str(row["source_id"])
+    if row.get("source_index") is not None:
+        return str(row["source_index"])
+    raise ValueError("A noise-table row needs a `source_id` or a `source_index`.")
+
+
 def generate_from_table(generator: GenieGenerator, images: Sequence[Any], table: Sequence[Mapping[str, Any]],
                         prompts: PromptMap | Sequence[str] | Mapping[int, str], batch_size: int | None = None,
                         ) -> GenieOutput:  # fmt: skip
     """Reproduce Ada's chosen images from a noise table, without the sweep or the embedder: each row is generated
-    at its `r_star` with its seed and source id (the same noise as in the sweep)."""
+    at its `r_star` with its seed and source id (the same noise as in the sweep). Rows are dicts or the rows of a
+    noise-table `Dataset` (`target`, `r_star`, `seed`, and `source_id` or `source_index`)."""
     rows = list(table)
     if len(rows) != len(images):
         raise ValueError(f"Got {len(images)} images for {len(rows)} noise-table rows; give one source image per row.")
@@ -179,7 +188,7 @@ def generate_from_table(generator: GenieGenerator, images: Sequence[Any], table:
         idx = [i for i, r in enumerate(rows) if int(r["seed"]) == seed]
         out = generator.generate(
             [images[i] for i in idx], [int(rows[i]["target"]) for i in idx], [float(rows[i]["r_star"]) for i in idx],
-            seed=seed, prompts=prompts, source_ids=[rows[i]["source_id"] for i in idx], batch_size=batch_size,
+            seed=seed, prompts=prompts, source_ids=[_source_id(rows[i]) for i in idx], batch_size=batch_size,
             progress=False,
         )  # fmt: skip
         for j, i in enumerate(idx):

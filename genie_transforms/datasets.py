@@ -12,29 +12,33 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
+from collections.abc import Sequence as SequenceABC
 from typing import Any
 
 try:
     import datasets
-    from datasets import ClassLabel, Dataset, Features, Value
+    from datasets import ClassLabel, Dataset, Features, List, Value
     from datasets import Image as ImageFeature
 except ImportError as err:  # pragma: no cover - datasets is a core dependency
     raise ImportError('genie_transforms.datasets needs `datasets`: pip install "genie-transforms"') from err
 
 from . import __version__
+from .ada import GenieAda
 from .generator import GenieGenerator, check_noise_ratio
 from .prompts import PromptMap
 from .targets import TargetStrategy, get_strategy
 
 logger = logging.getLogger(__name__)
 
+ADA_COLUMNS = ("r_star", "grid", "projections", "jumps", "mode", "embedder")
 PROVENANCE_COLUMNS = ("source_label", "source_index", "noise_ratio", "prompt", "seed", "noise_seed", "model_id",
                       "model_revision")  # fmt: skip
 
 
-def output_features(label_feature: ClassLabel, keep_original: bool = False) -> Features:
-    """The schema of the hard-negative rows; `label` is the **target** class, with the source's `ClassLabel`."""
+def output_features(label_feature: ClassLabel, keep_original: bool = False, ada: bool = False) -> Features:
+    """The schema of the hard-negative rows; `label` is the **target** class, with the source's `ClassLabel`.
+    With `ada`, the rows also carry their noise-table columns."""
     label = ClassLabel(names=list(label_feature.names))
     features = {
         "image": ImageFeature(),
@@ -50,7 +54,28 @@ def output_features(label_feature: ClassLabel, keep_original: bool = False) -> F
     }
     if keep_original:
         features["is_generated"] = Value("bool")
+    if ada:
+        features.update(
+            {
+                "r_star": Value("float32"),
+                "grid": List(Value("float32")),
+                "projections": List(Value("float32")),
+                "jumps": List(Value("float32")),
+                "mode": Value("string"),
+                "embedder": Value("string"),
+            }
+        )
     return Features(features)
+
+
+def noise_table(ds: Dataset) -> Dataset:
+    """The GeNIe-Ada noise table of an Ada dataset: one row per (source index, target) with `r_star`, the grid,
+    the projection curve, the jumps, the embedder, the model id/revision and the seeds (no images)."""
+    missing = [c for c in ADA_COLUMNS if c not in ds.column_names]
+    if missing:
+        raise ValueError(f"Not a GeNIe-Ada dataset: it lacks {missing}. Make one with `genie ada` or genie_ada_map.")
+    table = ds.remove_columns([c for c in ("image", "prompt", "is_generated") if c in ds.column_names])
+    return table.rename_column("label", "target")
 
 
 def prompt_map_for(features: Features, label_column: str, prompts: PromptMap | None = None) -> PromptMap:
@@ -104,9 +129,9 @@ def _decode(value: Any, index: int, errors: str) -> Any:
 
 def genie_map(
     generator: GenieGenerator,
-    prompts: PromptMap | Sequence[str] | Mapping[int, str],
+    prompts: PromptMap | SequenceABC[str] | Mapping[int, str],
     *,
-    noise_ratio: float | Sequence[float] = 0.8,
+    noise_ratio: float | SequenceABC[float] = 0.8,
     targets: str | TargetStrategy | Mapping[str, Any] = "all_others",
     seed: int = 0,
     image_column: str = "image",
@@ -136,11 +161,58 @@ def genie_map(
         errors (`str`, defaults to `"raise"`): `"raise"` or `"skip"` for images that cannot be decoded.
     """
     prompt_map = PromptMap.coerce(prompts)
-    strategy = get_strategy(targets)
     ratios = [noise_ratio] if isinstance(noise_ratio, (int, float)) else list(noise_ratio)
     if not ratios:
         raise ValueError("`noise_ratio` is empty; give at least one r in (0, 1].")
     ratios = [check_noise_ratio(r, generator.num_inference_steps) for r in ratios]
+
+    def produce(sources: list, jobs: list[tuple]) -> tuple[list, list, dict[str, list]]:
+        out = generator.generate(
+            [sources[j[0]] for j in jobs], targets=[j[3] for j in jobs], noise_ratio=[j[4] for j in jobs], seed=seed,
+            prompts=prompt_map, source_ids=[str(j[1]) for j in jobs], progress=False,
+        )  # fmt: skip
+        return out.images, out.records, {}
+
+    return _map_function(
+        generator, produce, prompt_map, ratios, targets, seed, image_column, label_column, keep_original,
+        index_offset, errors, {"noise_ratio": ratios},
+    )  # fmt: skip
+
+
+def genie_ada_map(
+    ada: GenieAda,
+    prompts: PromptMap | SequenceABC[str] | Mapping[int, str],
+    prototypes: Mapping[int, Any],
+    *,
+    targets: str | TargetStrategy | Mapping[str, Any] = "all_others",
+    seed: int = 0,
+    image_column: str = "image",
+    label_column: str = "label",
+    index_offset: int = 0,
+    errors: str = "raise",
+) -> Callable[..., dict[str, list]]:
+    """Like [`genie_map`], with GeNIe-Ada choosing r per (source, target) pair: each row is the image at `r_star`
+    and carries its noise-table columns (`r_star`, `grid`, `projections`, `jumps`, `mode`, `embedder`)."""
+    prompt_map = PromptMap.coerce(prompts)
+
+    def produce(sources: list, jobs: list[tuple]) -> tuple[list, list, dict[str, list]]:
+        out = ada.run(
+            [sources[j[0]] for j in jobs], [j[3] for j in jobs], prototypes=prototypes, seed=seed, prompts=prompt_map,
+            source_ids=[str(j[1]) for j in jobs], source_labels=[j[2] for j in jobs],
+        )  # fmt: skip
+        return out.images, out.records, {name: [row[name] for row in out.table] for name in ADA_COLUMNS}
+
+    return _map_function(
+        ada.generator, produce, prompt_map, [None], targets, seed, image_column, label_column, False, index_offset,
+        errors, {"ada": {"grid": list(ada.grid), "mode": ada.mode, "embedder": ada.embedder.name}},
+    )  # fmt: skip
+
+
+def _map_function(generator, produce, prompt_map, ratios, targets, seed, image_column, label_column, keep_original,
+                  index_offset, errors, extra_config) -> Callable[..., dict[str, list]]:  # fmt: skip
+    """The batch function shared by [`genie_map`] and [`genie_ada_map`]: decode sources, pair them with targets,
+    call `produce(sources, jobs)` once per batch, and lay out the rows."""
+    strategy = get_strategy(targets)
     if errors not in ("raise", "skip"):
         raise ValueError(f"`errors` must be 'raise' or 'skip', got {errors!r}.")
     classes = prompt_map.labels
@@ -166,23 +238,19 @@ def genie_map(
                 for r in ratios:
                     jobs.append((len(sources), index, label, target, r))
             sources.append(image)
+        extra: dict[str, list] = {}
         if jobs:
-            out = generator.generate(
-                [sources[j[0]] for j in jobs],
-                targets=[j[3] for j in jobs],
-                noise_ratio=[j[4] for j in jobs],
-                seed=seed,
-                prompts=prompt_map,
-                source_ids=[str(j[1]) for j in jobs],
-                progress=False,
-            )
-            for (_, index, label, target, r), image, rec in zip(jobs, out.images, out.records):
-                _append(rows, image, target, label, index, r, rec.prompt, seed, rec.noise_seed, rec.model_id,
-                        rec.model_revision, True)  # fmt: skip
+            images, records, extra = produce(sources, jobs)
+            for (_, index, label, target, _), image, rec in zip(jobs, images, records):
+                _append(rows, image, target, label, index, rec.noise_ratio, rec.prompt, seed, rec.noise_seed,
+                        rec.model_id, rec.model_revision, True)  # fmt: skip
+        if extra_config.get("ada"):
+            for name in ADA_COLUMNS:
+                rows[name] = extra.get(name, [])
         return rows
 
     fn.config = {  # type: ignore[attr-defined]
-        "noise_ratio": ratios,
+        **extra_config,
         "targets": strategy.to_dict(),
         "seed": seed,
         "prompts": prompt_map.to_dict(),
@@ -214,8 +282,8 @@ def generate_hard_negatives(
     ds: Dataset,
     generator: GenieGenerator,
     *,
-    prompts: PromptMap | Sequence[str] | Mapping[int, str] | None = None,
-    noise_ratio: float | Sequence[float] = 0.8,
+    prompts: PromptMap | SequenceABC[str] | Mapping[int, str] | None = None,
+    noise_ratio: float | SequenceABC[float] = 0.8,
     targets: str | TargetStrategy | Mapping[str, Any] = "all_others",
     seed: int = 0,
     image_column: str = "image",
@@ -286,7 +354,9 @@ def _use_spawn_for_cuda() -> None:
 
 __all__ = [
     "generate_hard_negatives",
+    "genie_ada_map",
     "genie_map",
+    "noise_table",
     "job_fingerprint",
     "output_features",
     "prompt_map_for",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 
@@ -36,3 +37,68 @@ def image_grid(
                 tile = image.convert("RGB").resize((cell, cell), Image.Resampling.NEAREST)
                 grid.paste(tile, (left + j * (cell + pad), y))
     return grid
+
+
+def ada_curves(table: Sequence[dict], path: str, max_pairs: int = 8, title: str = "GeNIe-Ada curves") -> str:
+    """Plot projection vs r for up to `max_pairs` noise-table rows, with each r* marked, and save a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(table)[:max_pairs]
+    if not rows:
+        raise ValueError("ada_curves needs at least one noise-table row.")
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    for row in rows:
+        grid, s = list(row["grid"]), list(row["projections"])
+        label = f"{row.get('source_id', row.get('source_index', '?'))} -> {row.get('target', '?')}"
+        (line,) = ax.plot(grid, s, marker="o", lw=1.5, label=label)
+        k = min(range(len(grid)), key=lambda i: abs(grid[i] - row["r_star"]))
+        ax.scatter([grid[k]], [s[k]], s=160, facecolors="none", edgecolors=line.get_color(), linewidths=2)
+    ax.set_xlabel("noise ratio r")
+    ax.set_ylabel("projection on target direction  <e, p - e_src> / |p - e_src|")
+    ax.set_title(f"{title} (circles: r*, the sample after the largest jump)", fontsize=9)
+    ax.legend(fontsize=7, ncol=2, title="source -> target", title_fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def pca_plot(source: np.ndarray, target: np.ndarray, generated: dict[float, np.ndarray], path: str,
+             source_name: str = "source", target_name: str = "target") -> str:  # fmt: skip
+    """The paper's PCA picture: real embeddings of the source and target classes and the hard negatives at each r,
+    projected on the two principal components of all of them. Generated points of one source are joined over r,
+    so the trajectories show the images bridging the two classes. Saves a PNG and returns its path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.decomposition import PCA
+
+    ratios = sorted(generated)
+    if not ratios:
+        raise ValueError("pca_plot needs generated embeddings for at least one r.")
+    stacked = np.concatenate([source, target, *[generated[r] for r in ratios]])
+    points = PCA(n_components=2).fit_transform(stacked)
+    src, tgt = points[: len(source)], points[len(source) : len(source) + len(target)]
+    gen = points[len(source) + len(target) :].reshape(len(ratios), -1, 2)
+    fig, ax = plt.subplots(figsize=(6.4, 5.0), dpi=120)
+    ax.scatter(*src.T, c="tab:blue", s=22, alpha=0.6, label=f"real {source_name}")
+    ax.scatter(*tgt.T, c="tab:red", s=22, alpha=0.6, label=f"real {target_name}")
+    cmap = plt.get_cmap("viridis")
+    for k in range(gen.shape[1]):
+        ax.plot(gen[:, k, 0], gen[:, k, 1], c="0.6", lw=0.6, zorder=1)
+    for i, r in enumerate(ratios):
+        ax.scatter(*gen[i].T, color=cmap(i / max(1, len(ratios) - 1)), marker="^", s=36, edgecolors="k",
+                   linewidths=0.3, zorder=2, label=f"GeNIe r={r}")  # fmt: skip
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    ax.set_title(f"Hard negatives from {source_name} towards {target_name} (backbone features, PCA)", fontsize=9)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import demo, env, generate
+from . import ada, demo, env, generate
 
-COMMANDS = (demo, generate, env)
+COMMANDS = (demo, generate, ada, env)
 
 
 def build_parser() -> argparse.ArgumentParser:

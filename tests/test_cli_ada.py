@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+from datasets import load_dataset
+from PIL import Image
+
+from genie_transforms import GenieGenerator
+from genie_transforms.ada import generate_from_table
+from genie_transforms.cli import main
+
+from .test_datasets import NAMES, make_dataset
+
+
+@pytest.fixture
+def source_dir(tmp_path):
+    path = tmp_path / "source"
+    make_dataset(4).save_to_disk(str(path))
+    return path
+
+
+def _args(source_dir, model, out, *extra):
+    return ["ada", "--dataset", str(source_dir), "--model", str(model), "--steps", "10", "--strategy", "random_k:2",
+            "--chunk-size", "2", "--output", str(out), "--no-progress", *extra]  # fmt: skip
+
+
+def test_ada_command_writes_images_noise_table_and_curves(source_dir, tiny_model_path, tmp_path, capsys):
+    out = tmp_path / "ada"
+    assert main(_args(source_dir, tiny_model_path, out)) == 0
+    images = load_dataset(str(out / "dataset"), split="train")
+    table = load_dataset(str(out / "noise_table"), split="train")
+    assert len(images) == len(table) == 4 * 2
+    assert set(table.column_names) >= {"source_index", "source_label", "target", "r_star", "grid", "projections",
+                                       "jumps", "embedder", "model_id", "model_revision", "seed", "noise_seed"}
+    row = table[0]
+    assert row["embedder"] == "genie-tiny-digits-backbone" and len(row["projections"]) == 5
+    assert row["r_star"] == pytest.approx(row["grid"][int(np.argmax(row["jumps"])) + 1])
+    assert images.features["label"].names == NAMES and images["noise_ratio"] == table["r_star"]
+    curves = Image.open(out / "curves.png")
+    assert curves.width > 300 and np.asarray(curves.convert("L")).std() > 10
+    assert "r* over 8 pairs" in capsys.readouterr().out
+
+    # the table regenerates the Ada images without the sweep or the embedder
+    gen = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=10, progress=False)
+    source = make_dataset(4)
+    again = generate_from_table(gen, [source[i]["image"] for i in table["source_index"]], table, NAMES)
+    for a, b in zip(images["image"], again.images):
+        assert np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int)).max() <= 2
+
+
+def test_ada_command_errors(source_dir, tiny_model_path, tmp_path, capsys):
+    assert main(_args(source_dir, tiny_model_path, tmp_path / "a", "--grid", "0.5")) == 2
+    assert "at least two" in capsys.readouterr().err
+    assert main(_args(source_dir, tiny_model_path, tmp_path / "b", "--embedder", "torchvision:resnet18")) == 2
+    assert "needs --embedder-weights" in capsys.readouterr().err
