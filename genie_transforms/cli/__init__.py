@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import ada, demo, env, generate
+from . import ada, demo, env, generate, push
 
-COMMANDS = (demo, generate, ada, env)
+COMMANDS = (demo, generate, ada, push, env)
 
 
 def build_parser() -> argparse.ArgumentParser:

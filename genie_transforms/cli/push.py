@@ -1,0 +1,31 @@
+"""`genie push FOLDER REPO_ID`: upload a dataset folder built by `build_dataset_folder` to the Hub.
+
+The token comes from HF_TOKEN or your `hf auth login`; it is never printed. `--dry-run` lists the files only.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("push", help="upload a GeNIe dataset folder to the Hugging Face Hub", description=__doc__)
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("repo_id", help="namespace/name of the dataset repository")
+    parser.add_argument("--private", action="store_true")
+    parser.add_argument("--dry-run", action="store_true", help="list what would be uploaded; upload nothing")
+    parser.add_argument("--large", action="store_true", help="resumable upload_large_folder for big folders")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..hub import push_folder
+
+    files = push_folder(args.folder, args.repo_id, private=args.private, dry_run=args.dry_run, large=args.large)
+    total = sum(size for _, size in files)
+    for path, size in files:
+        print(f"{size:>12,}  {path}")
+    verb = "would upload" if args.dry_run else "uploaded"
+    print(f"{verb} {len(files)} files ({total / 2**20:.1f} MiB) to https://huggingface.co/datasets/{args.repo_id}")
+    return 0
