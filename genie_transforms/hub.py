@@ -196,3 +196,20 @@ def push_folder(
         api.upload_folder(repo_id=repo_id, folder_path=str(folder), repo_type="dataset",
                           commit_message=commit_message or f"Upload GeNIe dataset (genie-transforms {__version__})")  # fmt: skip
     return files
+
+
+def regenerate_ada_images(generator: Any, source: Dataset, table: Dataset, prompts: Any = None,
+                          image_column: str = "image", label_column: str = "label") -> Any:  # fmt: skip
+    """Regenerate a published dataset's GeNIe-Ada images locally from its noise table and the source split: each
+    row at its `r_star`, with its seed and source index (no sweep, no embedder). Returns a `GenieOutput`."""
+    from .ada import generate_from_table
+    from .datasets import prompt_map_for
+
+    prompts = prompt_map_for(source.features, label_column, prompts)
+    if "source_index" not in table.column_names:
+        raise ValueError("The noise table has no `source_index` column; it was not made by genie-transforms.")
+    if table and max(table["source_index"]) >= len(source):
+        raise ValueError(f"The noise table refers to source rows up to {max(table['source_index'])}, but the source "
+                         f"split has {len(source)} rows; pass the same split (and --limit) the table was made from.")  # fmt: skip
+    images = [source[int(i)][image_column] for i in table["source_index"]]
+    return generate_from_table(generator, images, table, prompts)

@@ -2,6 +2,7 @@ import json
 import logging
 
 import httpx2
+import numpy as np
 import huggingface_hub
 import pytest
 import yaml
@@ -130,3 +131,15 @@ def test_clear_errors(folder, splits, tmp_path, capsys):
         build_dataset_folder(tmp_path / "empty", {"genie": {"train": empty}}, info)
     with pytest.raises(ValueError, match="has no config 'genie_xl'"):
         load_config(folder, "genie_xl")
+
+
+def test_noise_table_from_a_published_folder_regenerates_the_ada_images(folder, tiny_generator):
+    from genie_transforms.hub import regenerate_ada_images
+
+    table = load_noise_table(folder)
+    published = load_dataset(str(folder), "genie_ada", split="train")
+    out = regenerate_ada_images(tiny_generator, make_dataset(4), table)
+    for a, b in zip(published["image"], out.images):
+        assert np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int)).max() <= 2
+    with pytest.raises(ValueError, match="same split"):
+        regenerate_ada_images(tiny_generator, make_dataset(1), table)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import ada, demo, env, generate, push
+from . import ada, bench, demo, env, generate, push
 
-COMMANDS = (demo, generate, ada, push, env)
+COMMANDS = (demo, generate, ada, push, bench, env)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -52,6 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--noise-ratio", type=float, nargs="+", default=[0.8], help="r (several: one row each)")
     parser.add_argument("--strategy", default="all_others", help="all_others | random_k:K | confusion_top_k:K | to_tail:K")
     parser.add_argument("--confusion", type=Path, default=None, help=".npy confusion matrix for confusion_top_k/to_tail")
+    parser.add_argument("--estimate", type=int, nargs="?", const=8, default=None, metavar="ROWS",
+                        help="time ROWS source rows (default 8), print the projected hours for this shard, and stop")
     parser.set_defaults(func=run)
 
 
@@ -113,6 +115,27 @@ def prepare(args: argparse.Namespace):
     return ds, gen, prompts
 
 
+def estimate(ds, fn, rows: int, chunk_size: int, num_shards: int, shard_index: int) -> int:
+    """Time a few source rows (after one warm-up row that loads the model) and project this shard's hours."""
+    import time
+
+    from ..jobs import shard_chunks
+
+    if rows < 1:
+        raise ValueError(f"--estimate needs at least 1 row, got {rows}.")
+    n = min(rows, len(ds))
+    fn(ds[:1], [0])
+    start = time.perf_counter()
+    out = fn(ds[:n], list(range(n)))
+    per_row = (time.perf_counter() - start) / n
+    total = sum(stop - begin for _, begin, stop in shard_chunks(len(ds), chunk_size, num_shards, shard_index))
+    per_source = len(out["label"]) / n
+    print(f"{per_row:.3f} s per source row ({per_source:.1f} hard negatives each, measured on {n} rows): about "
+          f"{per_row * total / 3600:.2f} h for the {total} source rows (~{int(per_source * total)} hard negatives) "
+          f"of shard {shard_index}/{num_shards}")  # fmt: skip
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from datasets import Image as ImageFeature
 
@@ -127,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     ds = ds.cast_column(args.image_column, ImageFeature(decode=False))
     num_shards, shard_index = shard_from_env(args.num_shards, args.shard_index)
+    if args.estimate is not None:
+        return estimate(ds, fn, args.estimate, args.chunk_size, num_shards, shard_index)
     config = {
         "command": "generate",
         "dataset": args.dataset,

@@ -1,0 +1,107 @@
+"""`genie bench`: measured speed of the engine, printed and written as JSON.
+
+On one model (the shipped `genie-tiny-digits` by default, `tiny` for the random test pipeline, or any Hub id or
+folder on a GPU), in one run: images per second of GenieGenerator at several batch sizes against the reference
+code's per-image loop on the same model, steps and r; the time over the UNet-only floor; seconds and denoising
+steps per kept image of GeNIe (r = 0.8), exact and cheap GeNIe-Ada; peak memory; and, on the digits model, the
+`fast` preset's throughput and label consistency against the reference loop at 50 steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("bench", help="measure the engine's speed (printed and written as JSON)",
+                            description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--model", default="genie-tiny-digits", help="genie-tiny-digits, tiny, or a Hub id / folder")
+    parser.add_argument("--images", type=int, default=16, help="images per measurement (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--noise-ratio", type=float, default=0.8)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--repeats", type=int, default=1, help="timed runs per figure, best kept (after a warm-up)")
+    parser.add_argument("--ada-pairs", type=int, default=32, help="pairs for the Ada figures (0 to skip)")
+    parser.add_argument("--quality-images", type=int, default=200, help="images for the fast preset's oracle figures")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--json", type=Path, default=Path("genie-bench.json"))
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+    from PIL import Image
+
+    from ..bench import bench_ada, bench_throughput, oracle_consistency, timed
+    from ..digits import digits_arrays, digits_oracle, digits_prompt_map, downsample
+    from ..generator import PRESETS, GenieGenerator
+    from ..testing import save_tiny_pipeline
+    from .env import report
+
+    model = args.model
+    if model == "tiny":
+        model = str(save_tiny_pipeline(Path(tempfile.mkdtemp()) / "tiny-sd"))
+    gen = GenieGenerator.from_pretrained(model, device=args.device, num_inference_steps=args.steps, progress=False)
+    digits = args.model == "genie-tiny-digits"
+    rng = np.random.default_rng(0)
+    images, labels, _ = digits_arrays("heldout")
+    prompts = digits_prompt_map()
+    size = gen.resolution
+
+    def sample(n: int) -> tuple[list, list[int]]:
+        pick = rng.choice(len(images), n, replace=n > len(images))
+        src = [Image.fromarray(images[i]).resize((size, size), Image.Resampling.BICUBIC) for i in pick]
+        return src, [int(rng.choice([c for c in range(10) if c != labels[i]])) for i in pick]
+
+    sources, targets = sample(args.images)
+    figures: dict = {"model": args.model, "device": str(gen.pipe.device), "env": report(),
+                     "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine()}  # fmt: skip
+    figures["throughput"] = t = bench_throughput(gen, sources, targets, prompts, args.noise_ratio, args.batch_sizes,
+                                                 args.repeats)  # fmt: skip
+    print(f"{args.model} on {figures['device']}, {args.images} images, r = {args.noise_ratio}, {args.steps} steps")
+    print("| batch | images/s | x naive loop |\n| --- | --- | --- |")
+    print(f"| naive (1 call per image) | {t['naive_images_per_s']:.2f} | 1.00 |")
+    for bs, ips in t["engine_images_per_s"].items():
+        print(f"| {bs} | {ips:.2f} | {t['speedup_vs_naive'][bs]:.2f} |")
+    print(f"UNet-only floor {t['unet_floor_s']:.2f} s; engine {t['engine_s_at_best_batch']:.2f} s "
+          f"({t['overhead_over_unet_floor']:.2f}x the floor); peak memory {t['peak_memory_mb']:.0f} MiB")  # fmt: skip
+    if digits and args.ada_pairs > 0:
+        from ..ada import class_prototypes
+        from ..embedders import digits_embedder
+
+        embedder = digits_embedder(args.device)
+        train_images, train_labels, _ = digits_arrays("train")
+        protos = class_prototypes(embedder, [Image.fromarray(x) for x in train_images], train_labels.tolist())
+        ada_sources, ada_targets = sample(args.ada_pairs)
+        figures["ada"] = a = bench_ada(gen, embedder, ada_sources, ada_targets, protos, prompts)
+        print("| per kept image | denoising steps | seconds | x GeNIe 0.8 |\n| --- | --- | --- | --- |")
+        for k in ("genie_0.8", "exact", "cheap"):
+            ratio = a["seconds_per_image"][k] / a["seconds_per_image"]["genie_0.8"]
+            print(f"| {k} | {a['steps_per_image'][k]:.1f} | {a['seconds_per_image'][k]:.4f} | {ratio:.2f} |")
+        print(f"cheap Ada picks the same r* as exact Ada for {a['agreement']:.0%} of {a['pairs']} pairs")
+    if digits and args.quality_images > 0:
+        oracle = lambda ims: digits_oracle().predict(downsample(np.stack([np.asarray(im) for im in ims])))  # noqa: E731
+        q_sources, q_targets = sample(args.quality_images)
+        fast = GenieGenerator.from_pretrained(model, device=args.device, preset="fast", progress=False, batch_size=16)
+        best = str(max(args.batch_sizes))
+        fast_s = timed(lambda: fast.generate(sources, targets, args.noise_ratio, seed=0, prompts=prompts), fast.pipe.device)
+        figures["fast_preset"] = f = {
+            "settings": PRESETS["fast"],
+            "images_per_s": args.images / fast_s,
+            "speedup_vs_naive_at_paper_steps": (args.images / fast_s) / t["naive_images_per_s"],
+            "paper_engine_images_per_s": t["engine_images_per_s"][best],
+            "oracle_reads_target_paper": oracle_consistency(gen, q_sources, q_targets, prompts, oracle, args.noise_ratio),
+            "oracle_reads_target_fast": oracle_consistency(fast, q_sources, q_targets, prompts, oracle, args.noise_ratio),
+        }
+        print(f"fast preset ({PRESETS['fast']['num_inference_steps']} steps): {f['images_per_s']:.2f} images/s, "
+              f"{f['speedup_vs_naive_at_paper_steps']:.1f}x the reference loop at {args.steps} steps; oracle reads the "
+              f"target {f['oracle_reads_target_fast']:.1%} (paper settings: {f['oracle_reads_target_paper']:.1%})")  # fmt: skip
+    args.json.write_text(json.dumps(figures, indent=2, default=str))
+    print(f"wrote {args.json}")
+    return 0

@@ -1,0 +1,61 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from genie_transforms import GenieGenerator
+from genie_transforms.cli import main
+from genie_transforms.generator import PRESETS
+
+from .test_jobs import _args, source_dir  # noqa: F401
+
+
+def test_bench_command_writes_every_figure(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--model", "tiny", "--images", "4", "--steps", "4", "--batch-sizes", "1", "4",
+                 "--ada-pairs", "0", "--quality-images", "0", "--json", str(out)]) == 0  # fmt: skip
+    figures = json.loads(out.read_text())["throughput"]
+    assert set(figures["engine_images_per_s"]) == {"1", "4"} and figures["naive_images_per_s"] > 0
+    assert figures["unet_floor_s"] > 0 and figures["overhead_over_unet_floor"] > 0 and figures["peak_memory_mb"] > 0
+    assert "x naive loop" in capsys.readouterr().out
+
+
+def test_estimate_prints_a_projection_and_writes_nothing(source_dir, tiny_model_path, tmp_path, capsys):  # noqa: F811
+    out = tmp_path / "job"
+    assert main(_args(source_dir, tiny_model_path, out, "--estimate", "2")) == 0
+    assert "h for the 10 source rows" in capsys.readouterr().out
+    assert not out.exists()
+
+
+def test_out_of_memory_halves_the_batch_and_keeps_the_rows(tiny_model_path, prompts, rgb_images):
+    gen = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=4, progress=False, batch_size=4)
+    reference = gen.generate(rgb_images, [1, 2, 3, 0], 0.5, seed=0, prompts=prompts)
+    real_pipe, sizes = gen.pipe, []
+
+    class SmallMemory:
+        """The real pipeline, failing like CUDA does for batches above 1."""
+
+        def __getattr__(self, name):
+            return getattr(real_pipe, name)
+
+        def __call__(self, **kwargs):
+            sizes.append(len(kwargs["generator"]))
+            if len(kwargs["generator"]) > 1:
+                raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+            return real_pipe(**kwargs)
+
+    gen._pipe = SmallMemory()
+    out = gen.generate(rgb_images, [1, 2, 3, 0], 0.5, seed=0, prompts=prompts)
+    assert gen.batch_size == 1 and sizes[:3] == [4, 2, 1]
+    for a, b in zip(reference.images, out.images):
+        np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float), atol=2)
+
+
+def test_presets(tiny_model_path):
+    fast = GenieGenerator.from_pretrained(tiny_model_path, preset="fast")
+    assert fast.num_inference_steps == PRESETS["fast"]["num_inference_steps"] < 50
+    assert GenieGenerator.from_pretrained(tiny_model_path, preset="fast", num_inference_steps=7).num_inference_steps == 7
+    assert GenieGenerator.from_pretrained(tiny_model_path, preset="paper").num_inference_steps == 50
+    with pytest.raises(ValueError, match="Unknown preset 'turbo'"):
+        GenieGenerator.from_pretrained(tiny_model_path, preset="turbo")
