@@ -11,7 +11,8 @@ Offline, on the shipped model and the digits (a few minutes on 2 CPU cores):
 mini-ImageNet with Stable Diffusion 1.5 at the paper's settings (one GPU; see the README for the cost):
 
     python hub_scripts/build_genie_dataset.py --work runs/miniimagenet-genie \\
-        --dataset timm/mini-imagenet --split train --label-column label \\
+        --dataset timm/mini-imagenet --dataset-revision bd8779f9d33c061ea6e75fdd3bce4e43dd679060 --split train \\
+        --class-names miniimagenet_names.txt \\
         --model stable-diffusion-v1-5/stable-diffusion-v1-5 --revision <commit> \\
         --strategy random_k:1 --noise-ratio 0.8 \\
         --embedder torchvision:resnet50 --embedder-weights resnet50.safetensors \\
@@ -45,7 +46,9 @@ def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, required=True, help="working folder (jobs, repo)")
     parser.add_argument("--dataset", default=None, help="Hub id or folder (default: the digits' train split)")
+    parser.add_argument("--dataset-revision", default=None)
     parser.add_argument("--split", default="train")
+    parser.add_argument("--class-names", default=None, help="file with one readable class name per line")
     parser.add_argument("--image-column", default="image")
     parser.add_argument("--label-column", default="label")
     parser.add_argument("--model", default="genie-tiny-digits")
@@ -70,6 +73,10 @@ def main(argv: list[str] | None = None) -> Path:
               "--seed", str(args.seed), "--strategy", args.strategy, "--batch-size", str(args.batch_size)]  # fmt: skip
     if args.revision:
         common += ["--revision", args.revision]
+    if args.dataset_revision:
+        common += ["--dataset-revision", args.dataset_revision]
+    if args.class_names:
+        common += ["--class-names", args.class_names]
     if args.limit:
         common += ["--limit", str(args.limit)]
     generate = ["generate", *common, "--noise-ratio", str(args.noise_ratio), "--output", str(args.work / "genie")]

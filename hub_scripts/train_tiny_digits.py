@@ -179,6 +179,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--vae-steps", type=int, default=600)
     parser.add_argument("--unet-steps", type=int, default=3000)
     parser.add_argument("--backbone-steps", type=int, default=600)
+    parser.add_argument("--latent-std", type=float, default=1.0,
+                        help="std of the scaled latents the UNet sees (the VAE scaling factor is latent_std / std)")
     parser.add_argument("--quick", action="store_true", help="a few steps of each part (for tests)")
     args = parser.parse_args(argv)
     if args.quick:
@@ -192,7 +194,7 @@ def main(argv: list[str] | None = None) -> dict:
     vae = train_vae(pixels, args.vae_steps, rng)
     with torch.no_grad():
         raw = vae.encode(pixels * 2 - 1).latent_dist.mode()
-    scaling_factor = float(1 / raw.std())
+    scaling_factor = float(args.latent_std / raw.std())
     vae.register_to_config(scaling_factor=scaling_factor)
     tokenizer = build_clip_tokenizer(["a", "photo", "of", "the", "digit", *DIGIT_NAMES])
     unet, text_encoder = train_unet(raw * scaling_factor, labels, tokenizer, args.unet_steps, rng)
@@ -217,6 +219,7 @@ def main(argv: list[str] | None = None) -> dict:
         "unet_steps": args.unet_steps,
         "backbone_steps": args.backbone_steps,
         "scaling_factor": scaling_factor,
+        "latent_std": args.latent_std,
         "unet_parameters": sum(p.numel() for p in unet.parameters()),
         "train_images": len(images),
         "minutes": round((time.time() - started) / 60, 1),

@@ -57,5 +57,25 @@ def test_presets(tiny_model_path):
     assert fast.num_inference_steps == PRESETS["fast"]["num_inference_steps"] < 50
     assert GenieGenerator.from_pretrained(tiny_model_path, preset="fast", num_inference_steps=7).num_inference_steps == 7
     assert GenieGenerator.from_pretrained(tiny_model_path, preset="paper").num_inference_steps == 50
-    with pytest.raises(ValueError, match="Unknown preset 'turbo'"):
-        GenieGenerator.from_pretrained(tiny_model_path, preset="turbo")
+    with pytest.raises(ValueError, match="Unknown preset 'sdxl'"):
+        GenieGenerator.from_pretrained(tiny_model_path, preset="sdxl")
+
+
+@pytest.mark.parametrize("preset", ["turbo", "lcm"])
+def test_fast_model_presets_run(tiny_model_path, prompts, rgb_images, preset):
+    gen = GenieGenerator.from_pretrained(tiny_model_path, preset=preset, progress=False)
+    out = gen.generate(rgb_images[:2], [1, 2], 0.5, seed=0, prompts=prompts)
+    rec = out.records[0]
+    assert rec.num_inference_steps == PRESETS[preset]["num_inference_steps"] and rec.steps_run == rec.num_inference_steps // 2
+    assert rec.guidance_scale == PRESETS[preset]["guidance_scale"]
+    with pytest.raises(ValueError, match="Use noise_ratio >="):
+        gen.generate(rgb_images[:1], [1], 0.1, seed=0, prompts=prompts)
+
+
+def test_channels_last_gives_the_same_images(tiny_model_path, prompts, rgb_images):
+    plain = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=4, progress=False)
+    fast = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=4, progress=False, channels_last=True)
+    a = plain.generate(rgb_images[:2], [1, 2], 0.5, seed=0, prompts=prompts)
+    b = fast.generate(rgb_images[:2], [1, 2], 0.5, seed=0, prompts=prompts)
+    for x, y in zip(a.images, b.images):
+        np.testing.assert_allclose(np.asarray(x, float), np.asarray(y, float), atol=2)

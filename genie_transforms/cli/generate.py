@@ -26,6 +26,8 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--image-column", default="image")
     group.add_argument("--label-column", default="label", help="a ClassLabel column (its names make the prompts)")
     group.add_argument("--template", default=None, help="prompt template with one {} (default: 'a photo of a {}.')")
+    group.add_argument("--class-names", type=Path, default=None,
+                       help="text file with one readable class name per line, in label order (for bare ids)")
     group.add_argument("--limit", type=int, default=None, help="use only the first N rows (to try a run)")
     group = parser.add_argument_group("model")
     group.add_argument("--model", default="genie-tiny-digits", help="Hub id, local folder, or genie-tiny-digits")
@@ -105,9 +107,13 @@ def prepare(args: argparse.Namespace):
     check_dataset(ds, args.image_column, args.label_column)
     if args.limit is not None:
         ds = ds.select(range(min(args.limit, len(ds))))
-    prompts = prompt_map_for(ds.features, args.label_column)
+    if args.class_names is not None:
+        names = [line.strip() for line in args.class_names.read_text().splitlines() if line.strip()]
+        prompts = prompt_map_for(ds.features, args.label_column, PromptMap(names))
+    else:
+        prompts = prompt_map_for(ds.features, args.label_column)
     if args.template:
-        prompts = PromptMap(prompts.names, template=args.template, clean=False)
+        prompts = PromptMap(prompts.names, template=args.template, overrides=prompts.overrides, clean=False)
     gen = GenieGenerator.from_pretrained(
         args.model, revision=args.revision, device=process_device(args.device), num_inference_steps=args.steps,
         guidance_scale=args.guidance, scheduler=args.scheduler, batch_size=args.batch_size, progress=False,
