@@ -105,3 +105,18 @@ def test_generate_command_errors_are_clear(source_dir, tiny_model_path, tmp_path
     assert "no column 'kind'" in capsys.readouterr().err
     assert main(_args(source_dir, tiny_model_path, tmp_path / "b", "--strategy", "confusion_top_k:2")) == 2
     assert "needs --confusion" in capsys.readouterr().err
+
+
+def test_generate_reads_an_imagefolder(tiny_model_path, tmp_path):
+    rng = np.random.default_rng(0)
+    for name in ("cat", "dog"):
+        (tmp_path / "folder" / name).mkdir(parents=True)
+        for i in range(2):
+            from PIL import Image
+
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "folder" / name / f"{i}.png")
+    out = tmp_path / "job"
+    assert main(_args(tmp_path / "folder", tiny_model_path, out)) == 0
+    ds = load_dataset(str(out / "dataset"), split="train")
+    assert ds.features["label"].names == ["cat", "dog"] and len(ds) == 4
+    assert all(row["label"] != row["source_label"] for row in ds)
