@@ -304,6 +304,7 @@ def generate_hard_negatives(
     `num_proc` and `batch_size`.
     """
     check_dataset(ds, image_column, label_column)
+    generator.resolve_revision()  # the fingerprint must name the model's revision
     prompt_map = prompt_map_for(ds.features, label_column, prompts)
     label_feature = ds.features[label_column]
     if not isinstance(label_feature, ClassLabel):

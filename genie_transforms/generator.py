@@ -293,6 +293,17 @@ class GenieGenerator:
             self._set_pipe(self._load())
         return self._pipe
 
+    def resolve_revision(self) -> str | None:
+        """The model revision to record, resolved without loading the weights (the Hub commit of an unpinned
+        model comes from the download cache), so that fingerprints and job settings name it before any work."""
+        if self.model_revision is None and self._loader is not None:
+            from .loading import resolve_model
+
+            self.model_revision = resolve_model(
+                self._loader["model"], self._loader["revision"], self._loader["allow_pickle_weights"]
+            )[1]
+        return self.model_revision
+
     def _load(self) -> Any:
         from .loading import load_img2img_pipeline
 

@@ -248,3 +248,22 @@ def test_predict_clean_is_the_first_step_estimate(tiny_model_path, prompts, rgb_
     assert estimate.records[0].steps_run == 1 and estimate.records[0].start_timestep == one_step.records[0].start_timestep
     far = gen.predict_clean(rgb_images[:2], [1, 2], 1.0, **kwargs)
     assert np.abs(_pixels(far.images[0]) - _pixels(estimate.images[0])).max() > 10
+
+
+def test_a_cached_hub_model_loads_offline_and_records_its_commit(tiny_model_path, tmp_path, monkeypatch, prompts,
+                                                                 rgb_images):  # fmt: skip
+    """The real Hub code path, offline: a model in the Hugging Face cache resolves to its snapshot's commit."""
+    import shutil
+
+    import huggingface_hub.constants
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--some-org--tiny-sd"
+    shutil.copytree(tiny_model_path, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    gen = GenieGenerator.from_pretrained("some-org/tiny-sd", num_inference_steps=2, progress=False)
+    assert gen.resolve_revision() == commit and gen._pipe is None  # resolved without loading the weights
+    out = gen.generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts)
+    assert out.records[0].model_id == "some-org/tiny-sd" and out.records[0].model_revision == commit

@@ -118,6 +118,7 @@ def prepare(args: argparse.Namespace):
         args.model, revision=args.revision, device=process_device(args.device), num_inference_steps=args.steps,
         guidance_scale=args.guidance, scheduler=args.scheduler, batch_size=args.batch_size, progress=False,
     )  # fmt: skip
+    gen.resolve_revision()  # recorded in job.json before any work
     return ds, gen, prompts
 
 
