@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from collections.abc import Sequence as SequenceABC
 from typing import Any
 
@@ -318,21 +319,20 @@ def generate_hard_negatives(
     features = output_features(label_feature, keep_original)
     fingerprint = job_fingerprint(ds._fingerprint, fn.config, {"image_column": image_column, "label": label_column})
     multi = num_proc is not None and num_proc > 1
-    if multi:
-        _use_spawn_for_cuda()
-    return ds.map(
-        fn,
-        batched=True,
-        batch_size=batch_size,
-        with_indices=True,
-        with_rank=multi,
-        remove_columns=ds.column_names,
-        features=features,
-        num_proc=num_proc,
-        new_fingerprint=fingerprint,
-        load_from_cache_file=load_from_cache_file,
-        desc="GeNIe hard negatives",
-    )
+    with _spawned_workers(multi):
+        return ds.map(
+            fn,
+            batched=True,
+            batch_size=batch_size,
+            with_indices=True,
+            with_rank=multi,
+            remove_columns=ds.column_names,
+            features=features,
+            num_proc=num_proc,
+            new_fingerprint=fingerprint,
+            load_from_cache_file=load_from_cache_file,
+            desc="GeNIe hard negatives",
+        )
 
 
 def _place_on_rank(generator: GenieGenerator, rank: int) -> None:
@@ -343,14 +343,21 @@ def _place_on_rank(generator: GenieGenerator, rank: int) -> None:
         generator.to(f"cuda:{rank % torch.cuda.device_count()}")
 
 
-def _use_spawn_for_cuda() -> None:
-    """CUDA cannot be used in forked workers: switch `datasets`' worker pool to spawn when CUDA is present."""
-    import torch
+@contextmanager
+def _spawned_workers(enabled: bool) -> Iterator[None]:
+    """Run `datasets`' worker pool with the spawn start method (then restore the previous one): a forked worker
+    inherits torch's thread pools and CUDA state, and can hang or crash; a spawned one loads the model itself."""
+    if not enabled:
+        yield
+        return
+    import multiprocess
 
-    if torch.cuda.is_available():
-        import multiprocess
-
-        multiprocess.set_start_method("spawn", force=True)
+    previous = multiprocess.get_start_method(allow_none=True)
+    multiprocess.set_start_method("spawn", force=True)
+    try:
+        yield
+    finally:
+        multiprocess.set_start_method(previous, force=True)
 
 
 __all__ = [

@@ -70,8 +70,8 @@ def ada_curves(table: Sequence[dict], path: str, max_pairs: int = 8, title: str 
 def pca_plot(source: np.ndarray, target: np.ndarray, generated: dict[float, np.ndarray], path: str,
              source_name: str = "source", target_name: str = "target") -> str:  # fmt: skip
     """The paper's PCA picture: real embeddings of the source and target classes and the hard negatives at each r,
-    projected on the two principal components of all of them. Generated points of one source are joined over r,
-    so the trajectories show the images bridging the two classes. Saves a PNG and returns its path."""
+    projected on the two principal components of all of them. Large circles are the class means; the black path
+    joins the mean of the hard negatives at each r, showing them bridge the two classes. Saves a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -89,11 +89,15 @@ def pca_plot(source: np.ndarray, target: np.ndarray, generated: dict[float, np.n
     ax.scatter(*src.T, c="tab:blue", s=22, alpha=0.6, label=f"real {source_name}")
     ax.scatter(*tgt.T, c="tab:red", s=22, alpha=0.6, label=f"real {target_name}")
     cmap = plt.get_cmap("viridis")
-    for k in range(gen.shape[1]):
-        ax.plot(gen[:, k, 0], gen[:, k, 1], c="0.6", lw=0.6, zorder=1)
     for i, r in enumerate(ratios):
-        ax.scatter(*gen[i].T, color=cmap(i / max(1, len(ratios) - 1)), marker="^", s=36, edgecolors="k",
-                   linewidths=0.3, zorder=2, label=f"GeNIe r={r}")  # fmt: skip
+        ax.scatter(*gen[i].T, color=cmap(i / max(1, len(ratios) - 1)), marker="^", s=22, alpha=0.5, zorder=2)
+    centres = gen.mean(axis=1)
+    ax.plot(*src.mean(axis=0)[:, None], "o", c="tab:blue", ms=13, mec="k", zorder=3)
+    ax.plot(*tgt.mean(axis=0)[:, None], "o", c="tab:red", ms=13, mec="k", zorder=3)
+    ax.plot(centres[:, 0], centres[:, 1], c="k", lw=1.5, zorder=3)
+    for i, r in enumerate(ratios):
+        ax.scatter(*centres[i], color=cmap(i / max(1, len(ratios) - 1)), marker="^", s=140, edgecolors="k",
+                   zorder=4, label=f"GeNIe r={r} (mean)")  # fmt: skip
     ax.set_xlabel("PC 1")
     ax.set_ylabel("PC 2")
     ax.set_title(f"Hard negatives from {source_name} towards {target_name} (backbone features, PCA)", fontsize=9)

@@ -4,6 +4,8 @@ It trains the parts of a standard diffusers Stable Diffusion img2img pipeline (A
 with cross-attention, a small CLIPTextModel with a CLIPTokenizer built in code, a DPM-Solver++ scheduler config)
 on the fixed 70% train split, with prompts "a photo of the digit {name}." and 10% empty prompts for
 classifier-free guidance; and a small CNN classifier on the base classes 0-4 (the few-shot and Ada backbone).
+The latents are scaled to std 1.5 (not SD's 1.0): on 8x8x4 latents unit std lets the noise erase the source's
+class too early (65-72% kept at r = 0.3 against 94% with 1.5; see the model card).
 Everything is seeded. The full run takes about 25 minutes on 2 CPU cores (VAE 600 steps, UNet 3,000 steps, batch 64).
 
     python hub_scripts/train_tiny_digits.py                       # writes into the package's assets
@@ -179,7 +181,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--vae-steps", type=int, default=600)
     parser.add_argument("--unet-steps", type=int, default=3000)
     parser.add_argument("--backbone-steps", type=int, default=600)
-    parser.add_argument("--latent-std", type=float, default=1.0,
+    parser.add_argument("--latent-std", type=float, default=1.5,
                         help="std of the scaled latents the UNet sees (the VAE scaling factor is latent_std / std)")
     parser.add_argument("--quick", action="store_true", help="a few steps of each part (for tests)")
     args = parser.parse_args(argv)

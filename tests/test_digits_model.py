@@ -69,7 +69,7 @@ def test_label_flip_curve_is_monotone_and_meets_floors(digits_generator):
     keep = [curve[r]["source"] for r in ratios]
     assert all(b >= a - 0.1 for a, b in zip(reach, reach[1:])), curve  # monotone within tolerance
     assert all(b <= a + 0.1 for a, b in zip(keep, keep[1:])), curve
-    assert keep[0] >= 0.6 and reach[2] >= 0.8 and reach[3] >= 0.85, curve  # random weights give ~0.1 each
+    assert keep[0] >= 0.75 and reach[2] >= 0.85 and reach[3] >= 0.85, curve  # random weights give ~0.1 each
 
 
 def test_digits_dataset_and_backbone():
