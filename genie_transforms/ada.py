@@ -8,6 +8,7 @@ between neighbours: `r* = r[argmax |s[i+1] - s[i]| + 1]`, the first index on tie
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -85,20 +86,26 @@ class GenieAda:
         embedder (`Embedder`): the classifier's frozen backbone (see `genie_transforms.embedders`).
         grid (sequence of `float`, defaults to `(0.5, 0.6, 0.7, 0.8, 0.9)`): the noise ratios to choose from.
         mode (`str`, defaults to `"exact"`): `"exact"` generates every grid point in full (the reference rule);
-            `"cheap"` estimates the curve from one-step clean-image predictions at each grid point and generates in
-            full only at the chosen r (see the README for its measured agreement and cost).
+            `"cheap"` runs the sweep on a coarse schedule of `cheap_steps` steps (same noise) and generates in full
+            only at the chosen r (see the README for its measured agreement and cost).
+        cheap_steps (`int`, defaults to 10): the coarse schedule of the cheap sweep.
     """
 
     def __init__(self, generator: GenieGenerator, embedder: Embedder, grid: Sequence[float] = DEFAULT_GRID,
-                 mode: str = "exact") -> None:  # fmt: skip
+                 mode: str = "exact", cheap_steps: int = 10) -> None:  # fmt: skip
         if not isinstance(embedder, Embedder):
             raise TypeError(f"`embedder` must be a genie_transforms.embedders.Embedder, got {type(embedder).__name__}.")
         if mode not in MODES:
             raise ValueError(f"`mode` must be one of {MODES}, got {mode!r}.")
         self.generator = generator
         self.embedder = embedder
-        self.grid = check_grid(grid, generator.num_inference_steps)
         self.mode = mode
+        self.cheap_steps = cheap_steps
+        self.sweeper = generator
+        if mode == "cheap":
+            self.sweeper = copy.copy(generator)  # same model and settings, coarser schedule
+            self.sweeper.num_inference_steps = cheap_steps
+        self.grid = check_grid(grid, self.sweeper.num_inference_steps)
 
     def run(
         self,
@@ -127,10 +134,9 @@ class GenieAda:
         sweep_args = dict(seed=seed, prompts=prompts, source_ids=[s for s in ids for _ in self.grid], batch_size=batch_size)
         sweep_images = [im for im in images for _ in self.grid]
         sweep_targets = [t for t in targets for _ in self.grid]
-        if self.mode == "exact":
-            sweep = self.generator.generate(sweep_images, sweep_targets, list(self.grid) * n, progress=False, **sweep_args)
-        else:
-            sweep = self.generator.predict_clean(sweep_images, sweep_targets, list(self.grid) * n, **sweep_args)
+        if self.sweeper is not self.generator:
+            self.sweeper._pipe = self.generator.pipe  # one loaded pipeline for both schedules
+        sweep = self.sweeper.generate(sweep_images, sweep_targets, list(self.grid) * n, progress=False, **sweep_args)
         source_feats = self.embedder(images)
         sweep_feats = self.embedder(list(sweep.images)).reshape(n, k, -1)
         choices = [ada_select(source_feats[i], sweep_feats[i], prototypes[targets[i]]) for i in range(n)]

@@ -205,7 +205,8 @@ def genie_ada_map(
 
     return _map_function(
         ada.generator, produce, prompt_map, [None], targets, seed, image_column, label_column, False, index_offset,
-        errors, {"ada": {"grid": list(ada.grid), "mode": ada.mode, "embedder": ada.embedder.name}},
+        errors, {"ada": {"grid": list(ada.grid), "mode": ada.mode, "cheap_steps": ada.cheap_steps,
+                         "embedder": ada.embedder.name}},
     )  # fmt: skip
 
 

@@ -83,12 +83,16 @@ def test_noise_table_reproduces_the_images_without_the_sweep(ada_setup, prompts,
     assert [r.noise_ratio for r in again.records] == [row["r_star"] for row in out.table]
 
 
-def test_cheap_mode_generates_only_at_r_star(ada_setup, prompts, rgb_images):
+def test_cheap_mode_sweeps_coarsely_and_generates_in_full_only_at_r_star(ada_setup, prompts, rgb_images):
     gen, embedder, protos = ada_setup
-    cheap = GenieAda(gen, embedder, mode="cheap").run(rgb_images[:2], [1, 2], prototypes=protos, seed=0,
-                                                      prompts=prompts, source_ids=["a", "b"])  # fmt: skip
+    ada = GenieAda(gen, embedder, mode="cheap", cheap_steps=5)
+    assert ada.sweeper.num_inference_steps == 5 and gen.num_inference_steps == 10
+    cheap = ada.run(rgb_images[:2], [1, 2], prototypes=protos, seed=0, prompts=prompts, source_ids=["a", "b"])
+    assert ada.sweeper.pipe is gen.pipe  # one pipeline for both schedules
     for row, rec in zip(cheap.table, cheap.records):
         assert row["mode"] == "cheap" and rec.noise_ratio == row["r_star"] and rec.steps_run == int(10 * row["r_star"])
+    with pytest.raises(ValueError, match="Use noise_ratio >="):
+        GenieAda(gen, embedder, mode="cheap", cheap_steps=1)  # int(1 * 0.5) = 0 steps
     again = generate_from_table(gen, rgb_images[:2], cheap.table, prompts)
     np.testing.assert_allclose(np.asarray(cheap.images[0], float), np.asarray(again.images[0], float), atol=2)
 

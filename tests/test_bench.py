@@ -21,6 +21,19 @@ def test_bench_command_writes_every_figure(tmp_path, capsys):
     assert "x naive loop" in capsys.readouterr().out
 
 
+def test_bench_on_the_digits_model_reports_ada_and_the_fast_preset(tmp_path):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--images", "2", "--steps", "10", "--batch-sizes", "2", "--ada-pairs", "2",
+                 "--quality-images", "4", "--json", str(out)]) == 0  # fmt: skip
+    figures = json.loads(out.read_text())
+    ada = figures["ada"]
+    assert ada["pairs"] == 2 and 0 <= ada["agreement"] <= 1
+    assert ada["steps_per_image"]["exact"] == 5 + 6 + 7 + 8 + 9 and ada["steps_per_image"]["genie_0.8"] == 8
+    assert set(ada["seconds_per_image"]) == {"exact", "cheap", "genie_0.8"}
+    fast = figures["fast_preset"]
+    assert fast["settings"]["num_inference_steps"] == 20 and 0 <= fast["oracle_reads_target_fast"] <= 1
+
+
 def test_estimate_prints_a_projection_and_writes_nothing(source_dir, tiny_model_path, tmp_path, capsys):  # noqa: F811
     out = tmp_path / "job"
     assert main(_args(source_dir, tiny_model_path, out, "--estimate", "2")) == 0

@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--confusion", type=Path, default=None, help=".npy confusion matrix for confusion_top_k/to_tail")
     parser.add_argument("--grid", type=float, nargs="+", default=[0.5, 0.6, 0.7, 0.8, 0.9], help="noise ratios")
     parser.add_argument("--mode", choices=("exact", "cheap"), default="exact", help="exact (default) or cheap Ada")
+    parser.add_argument("--cheap-steps", type=int, default=10, help="coarse schedule of the cheap sweep (default: 10)")
     parser.add_argument("--embedder", default="genie-tiny-digits",
                         help="genie-tiny-digits (bundled) or torchvision:ARCH (with --embedder-weights)")  # fmt: skip
     parser.add_argument("--embedder-weights", type=Path, default=None, help="safetensors state dict of the backbone")
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     ds, gen, prompts = prepare(args)
     strategy = build_strategy(args.strategy, args.confusion, ds, args.label_column)
     embedder = build_embedder(args.embedder, args.embedder_weights, args.device)
-    ada = GenieAda(gen, embedder, grid=args.grid, mode=args.mode)
+    ada = GenieAda(gen, embedder, grid=args.grid, mode=args.mode, cheap_steps=args.cheap_steps)
     labels = list(ds[args.label_column])
     rows = prototype_rows(labels, args.prototype_images)
     real = ds.select(rows)
