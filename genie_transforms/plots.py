@@ -52,14 +52,16 @@ def ada_curves(table: Sequence[dict], path: str, max_pairs: int = 8, title: str 
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
     for row in rows:
         grid, s = list(row["grid"]), list(row["projections"])
-        label = f"{row.get('source_id', row.get('source_index', '?'))} -> {row.get('target', '?')}"
+        source = row.get("source_id", row.get("source_index", "?"))
+        classes = f"{row['source_label']} -> {row.get('target', '?')}" if row.get("source_label") is not None else ""
+        label = f"#{source}: {classes}" if classes else f"#{source} -> {row.get('target', '?')}"
         (line,) = ax.plot(grid, s, marker="o", lw=1.5, label=label)
         k = min(range(len(grid)), key=lambda i: abs(grid[i] - row["r_star"]))
         ax.scatter([grid[k]], [s[k]], s=160, facecolors="none", edgecolors=line.get_color(), linewidths=2)
     ax.set_xlabel("noise ratio r")
-    ax.set_ylabel("projection on target direction  <e, p - e_src> / |p - e_src|")
+    ax.set_ylabel("projection on p - e_source")
     ax.set_title(f"{title} (circles: r*, the sample after the largest jump)", fontsize=9)
-    ax.legend(fontsize=7, ncol=2, title="source -> target", title_fontsize=7)
+    ax.legend(fontsize=7, ncol=2, title="source row: class -> target", title_fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
