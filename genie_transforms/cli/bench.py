@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--ada-pairs", type=int, default=32, help="pairs for the Ada figures (0 to skip)")
     parser.add_argument("--quality-images", type=int, default=200, help="images for the fast preset's oracle figures")
     parser.add_argument("--device", default=None)
+    parser.add_argument("--channels-last", action="store_true", help="measure with the UNet in channels-last format")
+    parser.add_argument("--compile", action="store_true", help="measure with torch.compile on the UNet")
     parser.add_argument("--json", type=Path, default=Path("genie-bench.json"))
     parser.set_defaults(func=run)
 
@@ -47,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     model = args.model
     if model == "tiny":
         model = str(save_tiny_pipeline(Path(tempfile.mkdtemp()) / "tiny-sd"))
-    gen = GenieGenerator.from_pretrained(model, device=args.device, num_inference_steps=args.steps, progress=False)
+    gen = GenieGenerator.from_pretrained(model, device=args.device, num_inference_steps=args.steps, progress=False,
+                                         channels_last=args.channels_last, compile_unet=args.compile)  # fmt: skip
     digits = args.model == "genie-tiny-digits"
     rng = np.random.default_rng(0)
     images, labels, _ = digits_arrays("heldout")
@@ -61,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
     sources, targets = sample(args.images)
     figures: dict = {"model": args.model, "device": str(gen.pipe.device), "env": report(),
+                     "channels_last": args.channels_last, "compile": args.compile,
                      "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine()}  # fmt: skip
     figures["throughput"] = t = bench_throughput(gen, sources, targets, prompts, args.noise_ratio, args.batch_sizes,
                                                  args.repeats)  # fmt: skip
