@@ -84,19 +84,12 @@ class OnlineSource:
         return {"source_label": label, "target": int(target), "noise_ratio": self.noise_ratio, "seed": seed}
 
     def images(self, sources: list, params: list[dict[str, Any]]) -> list:
-        """One batched generation for all applied samples; each keeps its own seed."""
-        by_seed: dict[int, list[int]] = {}
-        for i, p in enumerate(params):
-            by_seed.setdefault(p["seed"], []).append(i)
-        out: list = [None] * len(sources)
-        for seed, rows in by_seed.items():
-            result = self.generator.generate(
-                [sources[i] for i in rows], [params[i]["target"] for i in rows], self.noise_ratio, seed=seed,
-                prompts=self.prompts, source_ids=["transform"] * len(rows), progress=False,
-            )  # fmt: skip
-            for i, image in zip(rows, result.images):
-                out[i] = image
-        return out
+        """One batched generation for all applied samples; each sample's noise comes from its own drawn seed."""
+        result = self.generator.generate(
+            sources, [p["target"] for p in params], self.noise_ratio, seed=0, prompts=self.prompts,
+            source_ids=[f"transform-{p['seed']}" for p in params], progress=False,
+        )  # fmt: skip
+        return list(result.images)
 
 
 class BankSource:

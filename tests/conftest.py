@@ -59,3 +59,16 @@ def bank_path(tmp_path_factory, tiny_generator):
     path = tmp_path_factory.mktemp("bank") / "bank"
     bank.save_to_disk(str(path))
     return str(path)
+
+
+@pytest.fixture
+def saved_source(tmp_path):
+    """Save `make_dataset(n)` (tests/test_datasets.py) to disk and return its path: a source for the CLI."""
+    from .test_datasets import make_dataset
+
+    def save(n):
+        path = tmp_path / f"source-{n}"
+        make_dataset(n).save_to_disk(str(path))
+        return path
+
+    return save

@@ -11,10 +11,8 @@ from .test_datasets import NAMES, make_dataset
 
 
 @pytest.fixture
-def source_dir(tmp_path):
-    path = tmp_path / "source"
-    make_dataset(4).save_to_disk(str(path))
-    return path
+def source_dir(saved_source):
+    return saved_source(4)
 
 
 def _args(source_dir, model, out, *extra):

@@ -8,14 +8,11 @@ from genie_transforms import GenieGenerator
 from genie_transforms.cli import main
 from genie_transforms.jobs import merge_chunks, shard_chunks
 
-from .test_datasets import make_dataset
 
 
 @pytest.fixture
-def source_dir(tmp_path):
-    path = tmp_path / "source"
-    make_dataset(10).save_to_disk(str(path))
-    return path
+def source_dir(saved_source):
+    return saved_source(10)
 
 
 def _args(source_dir, tiny_model_path, out, *extra):
