@@ -1,20 +1,48 @@
 """genie-transforms: GeNIe hard negatives (generative hard-negative images through diffusion) for
-Albumentations, torchvision, Hugging Face datasets and the Hub."""
+Albumentations, torchvision, Hugging Face datasets and the Hub.
 
-__version__ = "0.1.0"
+The public names are imported on first use, so that `import genie_transforms` (and `genie --help`) does not
+load torch.
+"""
 
-from .generator import GenieGenerator, GenieOutput, GenieRecord, UnknownLabelError, check_noise_ratio  # noqa: E402
-from .prompts import PromptMap, clean_class_name  # noqa: E402
-from .seeding import derive_seed  # noqa: E402
+from __future__ import annotations
 
-__all__ = [
-    "GenieGenerator",
-    "GenieOutput",
-    "GenieRecord",
-    "PromptMap",
-    "UnknownLabelError",
-    "__version__",
-    "check_noise_ratio",
-    "clean_class_name",
-    "derive_seed",
-]
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.2.0"
+
+_EXPORTS = {
+    "GenieGenerator": ".generator",
+    "GenieOutput": ".generator",
+    "GenieRecord": ".generator",
+    "UnknownLabelError": ".generator",
+    "check_noise_ratio": ".generator",
+    "denoising_steps": ".generator",
+    "LoraWeights": ".loading",
+    "TextualInversion": ".loading",
+    "PromptMap": ".prompts",
+    "clean_class_name": ".prompts",
+    "derive_seed": ".seeding",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .generator import GenieGenerator, GenieOutput, GenieRecord, UnknownLabelError, check_noise_ratio
+    from .generator import denoising_steps
+    from .loading import LoraWeights, TextualInversion
+    from .prompts import PromptMap, clean_class_name
+    from .seeding import derive_seed
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

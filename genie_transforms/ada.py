@@ -8,7 +8,6 @@ between neighbours: `r* = r[argmax |s[i+1] - s[i]| + 1]`, the first index on tie
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -97,14 +96,14 @@ class GenieAda:
             raise TypeError(f"`embedder` must be a genie_transforms.embedders.Embedder, got {type(embedder).__name__}.")
         if mode not in MODES:
             raise ValueError(f"`mode` must be one of {MODES}, got {mode!r}.")
+        if isinstance(cheap_steps, bool) or not isinstance(cheap_steps, int) or cheap_steps < 1:
+            raise ValueError(f"`cheap_steps` must be an int >= 1 (the coarse schedule of the sweep), got {cheap_steps!r}.")
         self.generator = generator
         self.embedder = embedder
         self.mode = mode
         self.cheap_steps = cheap_steps
-        self.sweeper = generator
-        if mode == "cheap":
-            self.sweeper = copy.copy(generator)  # same model and settings, coarser schedule
-            self.sweeper.num_inference_steps = cheap_steps
+        # same weights, coarser schedule (shared through the generator's one loader)
+        self.sweeper = generator.with_settings(num_inference_steps=cheap_steps) if mode == "cheap" else generator
         self.grid = check_grid(grid, self.sweeper.num_inference_steps)
 
     def run(
@@ -129,14 +128,13 @@ class GenieAda:
             raise ValueError(
                 f"Target classes {missing} have no prototype: give real images of them to class_prototypes()."
             )
-        ids = [str(s) for s in source_ids] if source_ids is not None else [f"{i}" for i in range(n)]
         k = len(self.grid)
-        sweep_args = dict(seed=seed, prompts=prompts, source_ids=[s for s in ids for _ in self.grid], batch_size=batch_size)
+        sweep_ids = None if source_ids is None else [str(s) for s in source_ids for _ in self.grid]
         sweep_images = [im for im in images for _ in self.grid]
         sweep_targets = [t for t in targets for _ in self.grid]
-        if self.sweeper is not self.generator:
-            self.sweeper._pipe = self.generator.pipe  # one loaded pipeline for both schedules
-        sweep = self.sweeper.generate(sweep_images, sweep_targets, list(self.grid) * n, progress=False, **sweep_args)
+        sweep = self.sweeper.generate(sweep_images, sweep_targets, list(self.grid) * n, seed=seed, prompts=prompts,
+                                      source_ids=sweep_ids, batch_size=batch_size, progress=False)  # fmt: skip
+        ids = [sweep.records[i * k].source_id for i in range(n)]  # given, or the engine's default (a pixel hash)
         source_feats = self.embedder(images)
         sweep_feats = self.embedder(list(sweep.images)).reshape(n, k, -1)
         choices = [ada_select(source_feats[i], sweep_feats[i], prototypes[targets[i]]) for i in range(n)]

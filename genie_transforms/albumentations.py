@@ -25,7 +25,7 @@ except ImportError as err:
 
 from .generator import GenieGenerator
 from .prompts import PromptMap
-from .sources import encode_label, generator_config, make_source
+from .sources import encode_label, make_source
 
 
 class GenieTransform(ImageOnlyTransform):
@@ -130,10 +130,8 @@ class GenieTransform(ImageOnlyTransform):
             raise ValueError("This GenieTransform holds an in-memory bank; pass the bank as a path to serialise it.")
         generator = self.generator
         if isinstance(generator, GenieGenerator):
-            generator = generator_config(generator)
-        prompts = self.prompts
-        if prompts is not None:
-            prompts = PromptMap.coerce(prompts).to_dict()
+            generator = generator.config
+        prompts = None if self.prompts is None else self.source.prompts.to_dict()
         return {
             "bank": bank,
             "generator": generator,

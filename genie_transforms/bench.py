@@ -84,7 +84,7 @@ def bench_throughput(gen: GenieGenerator, sources: list, targets: list[int], pro
     naive = timed(lambda: naive_loop(gen, sources, targets, r, prompts), device, repeats)
     engine = {}
     for bs in batch_sizes:
-        gen._prompt_cache.clear()
+        gen.clear_cache()
         engine[bs] = timed(lambda bs=bs: gen.generate(sources, targets, r, seed=0, prompts=prompts, batch_size=bs,
                                                       progress=False), device, repeats)  # fmt: skip
     best = max(batch_sizes)

@@ -13,9 +13,13 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from collections.abc import Sequence as SequenceABC
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 try:
     import datasets
@@ -26,40 +30,45 @@ except ImportError as err:  # pragma: no cover - datasets is a core dependency
 
 from . import __version__
 from .ada import GenieAda
-from .generator import GenieGenerator, check_noise_ratio
+from .generator import GenieGenerator, GenieRecord, check_noise_ratio
 from .prompts import PromptMap
 from .targets import TargetStrategy, get_strategy
 
 logger = logging.getLogger(__name__)
 
 ADA_COLUMNS = ("r_star", "grid", "projections", "jumps", "mode", "embedder")
-PROVENANCE_COLUMNS = ("source_label", "source_index", "noise_ratio", "prompt", "seed", "noise_seed", "model_id",
-                      "model_revision")  # fmt: skip
+PROVENANCE_COLUMNS = ("source_label", "source_index", "noise_ratio", "prompt", "prompt_template", "seed", "noise_seed",
+                      "noise_scheme", "model_id", "model_revision", "model_variant", "adapters")  # fmt: skip
 
 
 def output_features(label_feature: ClassLabel, keep_original: bool = False, ada: bool = False) -> Features:
     """The schema of the hard-negative rows; `label` is the **target** class, with the source's `ClassLabel`.
-    With `ada`, the rows also carry their noise-table columns."""
+    Noise ratios are float64, so that a ratio read back from parquet is exactly the one generated with. With `ada`,
+    the rows also carry their noise-table columns."""
     label = ClassLabel(names=list(label_feature.names))
     features = {
         "image": ImageFeature(),
         "label": label,
         "source_label": label,
         "source_index": Value("int64"),
-        "noise_ratio": Value("float32"),
+        "noise_ratio": Value("float64"),
         "prompt": Value("string"),
+        "prompt_template": Value("string"),
         "seed": Value("int64"),
         "noise_seed": Value("int64"),
+        "noise_scheme": Value("string"),
         "model_id": Value("string"),
         "model_revision": Value("string"),
+        "model_variant": Value("string"),
+        "adapters": Value("string"),
     }
     if keep_original:
         features["is_generated"] = Value("bool")
     if ada:
         features.update(
             {
-                "r_star": Value("float32"),
-                "grid": List(Value("float32")),
+                "r_star": Value("float64"),
+                "grid": List(Value("float64")),
                 "projections": List(Value("float32")),
                 "jumps": List(Value("float32")),
                 "mode": Value("string"),
@@ -79,19 +88,21 @@ def noise_table(ds: Dataset) -> Dataset:
     return table.rename_column("label", "target")
 
 
-def prompt_map_for(features: Features, label_column: str, prompts: PromptMap | None = None) -> PromptMap:
-    """The prompt map of a dataset: `prompts` if given, else built from the label column's `ClassLabel` names."""
+def prompt_map_for(features: Features, label_column: str, prompts: Any = None,
+                   generator: GenieGenerator | None = None) -> PromptMap:  # fmt: skip
+    """The prompt map of a dataset: `prompts` if given, else built from the label column's `ClassLabel` names, with
+    the template the generator's model declares (see [`GenieGenerator.prompt_map`])."""
     if label_column not in features:
         raise ValueError(f"The dataset has no label column {label_column!r}; its columns are {list(features)}.")
     feature = features[label_column]
-    if prompts is not None:
-        return PromptMap.coerce(prompts)
-    if not isinstance(feature, ClassLabel):
-        raise ValueError(
-            f"Column {label_column!r} is {feature!r}, not a ClassLabel with class names. Cast it "
-            f"(ds.cast_column({label_column!r}, ClassLabel(names=[...]))) or pass prompts=PromptMap([...])."
-        )
-    return PromptMap(feature.names)
+    if prompts is None:
+        if not isinstance(feature, ClassLabel):
+            raise ValueError(
+                f"Column {label_column!r} is {feature!r}, not a ClassLabel with class names. Cast it "
+                f"(ds.cast_column({label_column!r}, ClassLabel(names=[...]))) or pass prompts=PromptMap([...])."
+            )
+        prompts = list(feature.names)
+    return generator.prompt_map(prompts) if generator is not None else PromptMap.coerce(prompts)
 
 
 def check_dataset(ds: Dataset, image_column: str, label_column: str) -> None:
@@ -128,6 +139,22 @@ def _decode(value: Any, index: int, errors: str) -> Any:
         ) from err
 
 
+@dataclass(frozen=True)
+class Pair:
+    """One hard negative to make in a batch: which decoded source, its dataset index and label, the target and r
+    (None for GeNIe-Ada, which chooses r)."""
+
+    position: int
+    source_index: int
+    source_label: int
+    target: int
+    noise_ratio: float | None
+
+
+Produce = Callable[[list, list[Pair]], tuple[list, list[GenieRecord], dict[str, list]]]
+"""Makes the images of a batch's pairs: returns the images, their engine records and extra columns."""
+
+
 def genie_map(
     generator: GenieGenerator,
     prompts: PromptMap | SequenceABC[str] | Mapping[int, str],
@@ -148,11 +175,11 @@ def genie_map(
     paper's pairing, by default), its noise from (seed, source index, target). Rows are the same whatever the
     batch size, number of workers or shards. Cast the image column with `Image(decode=False)` to let corrupt
     images be reported by row (`errors="raise"`) or skipped (`errors="skip"`) instead of failing inside `datasets`
-([`generate_hard_negatives`] does this for you).
+    ([`generate_hard_negatives`] does this for you).
 
     Args:
         generator (`GenieGenerator`): the engine.
-        prompts (`PromptMap`, list or dict): class names/prompts by label index.
+        prompts (`PromptMap`, list or dict): class names/prompts by label index (names get the model's template).
         noise_ratio (`float` or list of floats, defaults to 0.8): one row per r for each (source, target).
         targets (strategy, defaults to `"all_others"`): see `genie_transforms.targets`.
         seed (`int`, defaults to 0): global seed.
@@ -161,16 +188,14 @@ def genie_map(
         index_offset (`int`, defaults to 0): added to the indices `map` passes (for a contiguous shard).
         errors (`str`, defaults to `"raise"`): `"raise"` or `"skip"` for images that cannot be decoded.
     """
-    prompt_map = PromptMap.coerce(prompts)
-    ratios = [noise_ratio] if isinstance(noise_ratio, (int, float)) else list(noise_ratio)
-    if not ratios:
-        raise ValueError("`noise_ratio` is empty; give at least one r in (0, 1].")
-    ratios = [check_noise_ratio(r, generator.num_inference_steps) for r in ratios]
+    prompt_map = generator.prompt_map(prompts)
+    ratios = check_noise_ratios(noise_ratio, generator.num_inference_steps)
 
-    def produce(sources: list, jobs: list[tuple]) -> tuple[list, list, dict[str, list]]:
+    def produce(sources: list, pairs: list[Pair]) -> tuple[list, list[GenieRecord], dict[str, list]]:
         out = generator.generate(
-            [sources[j[0]] for j in jobs], targets=[j[3] for j in jobs], noise_ratio=[j[4] for j in jobs], seed=seed,
-            prompts=prompt_map, source_ids=[str(j[1]) for j in jobs], progress=False,
+            [sources[p.position] for p in pairs], targets=[p.target for p in pairs],
+            noise_ratio=[p.noise_ratio for p in pairs], seed=seed, prompts=prompt_map,
+            source_ids=[str(p.source_index) for p in pairs], progress=False,
         )  # fmt: skip
         return out.images, out.records, {}
 
@@ -178,6 +203,18 @@ def genie_map(
         generator, produce, prompt_map, ratios, targets, seed, image_column, label_column, keep_original,
         index_offset, errors, {"noise_ratio": ratios},
     )  # fmt: skip
+
+
+def check_noise_ratios(noise_ratio: Any, num_inference_steps: int) -> list[float]:
+    """One or several noise ratios, each valid and none repeated (a repeat would silently double every row)."""
+    values = [noise_ratio] if np.ndim(noise_ratio) == 0 else list(noise_ratio)
+    if not values:
+        raise ValueError("`noise_ratio` is empty; give at least one r in (0, 1].")
+    ratios = [check_noise_ratio(r, num_inference_steps) for r in values]
+    repeated = sorted({r for r in ratios if ratios.count(r) > 1})
+    if repeated:
+        raise ValueError(f"`noise_ratio` repeats {repeated}; each r makes its own row, so give each r once.")
+    return ratios
 
 
 def genie_ada_map(
@@ -194,12 +231,13 @@ def genie_ada_map(
 ) -> Callable[..., dict[str, list]]:
     """Like [`genie_map`], with GeNIe-Ada choosing r per (source, target) pair: each row is the image at `r_star`
     and carries its noise-table columns (`r_star`, `grid`, `projections`, `jumps`, `mode`, `embedder`)."""
-    prompt_map = PromptMap.coerce(prompts)
+    prompt_map = ada.generator.prompt_map(prompts)
 
-    def produce(sources: list, jobs: list[tuple]) -> tuple[list, list, dict[str, list]]:
+    def produce(sources: list, pairs: list[Pair]) -> tuple[list, list[GenieRecord], dict[str, list]]:
         out = ada.run(
-            [sources[j[0]] for j in jobs], [j[3] for j in jobs], prototypes=prototypes, seed=seed, prompts=prompt_map,
-            source_ids=[str(j[1]) for j in jobs], source_labels=[j[2] for j in jobs],
+            [sources[p.position] for p in pairs], [p.target for p in pairs], prototypes=prototypes, seed=seed,
+            prompts=prompt_map, source_ids=[str(p.source_index) for p in pairs],
+            source_labels=[p.source_label for p in pairs],
         )  # fmt: skip
         return out.images, out.records, {name: [row[name] for row in out.table] for name in ADA_COLUMNS}
 
@@ -210,24 +248,47 @@ def genie_ada_map(
     )  # fmt: skip
 
 
-def _map_function(generator, produce, prompt_map, ratios, targets, seed, image_column, label_column, keep_original,
-                  index_offset, errors, extra_config) -> Callable[..., dict[str, list]]:  # fmt: skip
+def provenance(record: GenieRecord) -> dict[str, Any]:
+    """The provenance columns of a generated row, from the engine's record (`source_label`/`source_index` aside)."""
+    return {
+        "noise_ratio": record.noise_ratio,
+        "prompt": record.prompt,
+        "prompt_template": record.prompt_template,
+        "seed": record.seed,
+        "noise_seed": record.noise_seed,
+        "noise_scheme": record.noise_scheme,
+        "model_id": record.model_id,
+        "model_revision": record.model_revision,
+        "model_variant": record.model_variant,
+        "adapters": json.dumps(list(record.adapters), sort_keys=True),
+    }
+
+
+def _map_function(generator: GenieGenerator, produce: Produce, prompt_map: PromptMap, ratios: list, targets: Any,
+                  seed: int, image_column: str, label_column: str, keep_original: bool, index_offset: int, errors: str,
+                  extra_config: dict[str, Any]) -> Callable[..., dict[str, list]]:  # fmt: skip
     """The batch function shared by [`genie_map`] and [`genie_ada_map`]: decode sources, pair them with targets,
-    call `produce(sources, jobs)` once per batch, and lay out the rows."""
+    call `produce(sources, pairs)` once per batch, and lay out the rows."""
     strategy = get_strategy(targets)
     if errors not in ("raise", "skip"):
         raise ValueError(f"`errors` must be 'raise' or 'skip', got {errors!r}.")
     classes = prompt_map.labels
+    columns = ("image", "label", *PROVENANCE_COLUMNS, *(("is_generated",) if keep_original else ()))
 
     def fn(batch: dict[str, list], indices: list[int], rank: int | None = None) -> dict[str, list]:
         if rank is not None:
             _place_on_rank(generator, rank)
         if image_column not in batch or label_column not in batch:
             raise ValueError(f"The batch lacks {image_column!r} or {label_column!r}; it has {list(batch)}.")
-        rows: dict[str, list] = {name: [] for name in ("image", "label", *PROVENANCE_COLUMNS)}
-        if keep_original:
-            rows["is_generated"] = []
-        sources, jobs = [], []  # jobs: (position in sources, source index, source label, target, r)
+        rows: dict[str, list] = {name: [] for name in columns}
+
+        def add(image: Any, label: int, source_label: int, index: int, generated: bool, values: Mapping[str, Any]):
+            row = {"image": image, "label": label, "source_label": source_label, "source_index": index,
+                   "is_generated": generated, **values}  # fmt: skip
+            for name in columns:
+                rows[name].append(row.get(name))
+
+        sources, pairs = [], []
         for value, label, index in zip(batch[image_column], batch[label_column], indices):
             index = int(index) + index_offset
             image = _decode(value, index, errors)
@@ -235,17 +296,15 @@ def _map_function(generator, produce, prompt_map, ratios, targets, seed, image_c
                 continue
             label = prompt_map.index(int(label))
             if keep_original:
-                _append(rows, image, label, label, index, None, None, None, None, None, None, False)
+                add(image, label, label, index, False, {})
             for target in strategy(label, classes, source_id=str(index), seed=seed):
-                for r in ratios:
-                    jobs.append((len(sources), index, label, target, r))
+                pairs += [Pair(len(sources), index, label, target, r) for r in ratios]
             sources.append(image)
         extra: dict[str, list] = {}
-        if jobs:
-            images, records, extra = produce(sources, jobs)
-            for (_, index, label, target, _), image, rec in zip(jobs, images, records):
-                _append(rows, image, target, label, index, rec.noise_ratio, rec.prompt, seed, rec.noise_seed,
-                        rec.model_id, rec.model_revision, True)  # fmt: skip
+        if pairs:
+            images, records, extra = produce(sources, pairs)
+            for pair, image, record in zip(pairs, images, records):
+                add(image, pair.target, pair.source_label, pair.source_index, True, provenance(record))
         if extra_config.get("ada"):
             for name in ADA_COLUMNS:
                 rows[name] = extra.get(name, [])
@@ -256,21 +315,13 @@ def _map_function(generator, produce, prompt_map, ratios, targets, seed, image_c
         "targets": strategy.to_dict(),
         "seed": seed,
         "prompts": prompt_map.to_dict(),
+        "prompt_template": prompt_map.template,
         "keep_original": keep_original,
         "errors": errors,
         "generator": generator.settings,
         "library_version": __version__,
     }
     return fn
-
-
-def _append(rows: dict[str, list], image, label, source_label, index, r, prompt, seed, noise_seed, model_id,
-            revision, generated) -> None:  # fmt: skip
-    values = (image, label, source_label, index, r, prompt, seed, noise_seed, model_id, revision)
-    for name, value in zip(("image", "label", *PROVENANCE_COLUMNS), values):
-        rows[name].append(value)
-    if "is_generated" in rows:
-        rows["is_generated"].append(generated)
 
 
 def job_fingerprint(parent: str, config: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> str:
@@ -298,16 +349,19 @@ def generate_hard_negatives(
 ) -> Dataset:
     """The hard negatives of `ds` as a new `Dataset`, with one `ds.map` call.
 
-    The output has the full `features` (the target `label` with the source's `ClassLabel`, provenance columns)
-    and a deterministic fingerprint from (parent fingerprint, model id and revision, settings, prompts, seed,
-    version): a second identical call reuses the `datasets` cache instead of hashing the model's weights, and any
-    change (r, seed, strategy, model) computes anew. `num_proc > 1` runs one worker per process (spawned, the
-    model loaded lazily in each; with CUDA, worker `rank` uses GPU `rank`); rows are identical for any
-    `num_proc` and `batch_size`.
+    Without `prompts`, the `ClassLabel` names make the prompts with the template the model declares. The output has
+    the full `features` (the target `label` with the source's `ClassLabel`, provenance columns) and a
+    deterministic fingerprint from (parent fingerprint, model id and revision, settings, prompts, seed, version).
+    A second identical call reads the result back from the `datasets` cache instead of generating again: next to
+    the source's cache files, or, for a dataset held in memory (`Dataset.from_dict`, `load_digits_dataset`), in
+    `<HF_DATASETS_CACHE>/genie_transforms/<fingerprint>.arrow`; any change (r, seed, strategy, model, data)
+    computes anew, and `load_from_cache_file=False` (or disabled caching) always does. `num_proc > 1` runs one worker
+    per process (spawned, the model loaded lazily in each; with CUDA, worker `rank` uses GPU `rank`); rows are
+    identical for any `num_proc` and `batch_size`.
     """
     check_dataset(ds, image_column, label_column)
     generator.resolve_revision()  # the fingerprint must name the model's revision
-    prompt_map = prompt_map_for(ds.features, label_column, prompts)
+    prompt_map = prompt_map_for(ds.features, label_column, prompts, generator)
     label_feature = ds.features[label_column]
     if not isinstance(label_feature, ClassLabel):
         label_feature = ClassLabel(names=[prompt_map.names.get(i, str(i)) for i in range(max(prompt_map.labels) + 1)])
@@ -320,6 +374,11 @@ def generate_hard_negatives(
     features = output_features(label_feature, keep_original)
     fingerprint = job_fingerprint(ds._fingerprint, fn.config, {"image_column": image_column, "label": label_column})
     multi = num_proc is not None and num_proc > 1
+    cache_file_name = None
+    if not ds.cache_files and datasets.is_caching_enabled():  # in memory: cache in the datasets cache folder
+        folder = Path(datasets.config.HF_DATASETS_CACHE) / "genie_transforms"
+        folder.mkdir(parents=True, exist_ok=True)
+        cache_file_name = str(folder / f"{fingerprint}.arrow")
     with _spawned_workers(multi):
         return ds.map(
             fn,
@@ -331,6 +390,7 @@ def generate_hard_negatives(
             features=features,
             num_proc=num_proc,
             new_fingerprint=fingerprint,
+            cache_file_name=cache_file_name,
             load_from_cache_file=load_from_cache_file,
             desc="GeNIe hard negatives",
         )
@@ -362,6 +422,8 @@ def _spawned_workers(enabled: bool) -> Iterator[None]:
 
 
 __all__ = [
+    "Pair",
+    "check_noise_ratios",
     "generate_hard_negatives",
     "genie_ada_map",
     "genie_map",
@@ -369,4 +431,5 @@ __all__ = [
     "job_fingerprint",
     "output_features",
     "prompt_map_for",
+    "provenance",
 ]

@@ -205,7 +205,7 @@ def regenerate_ada_images(generator: Any, source: Dataset, table: Dataset, promp
     from .ada import generate_from_table
     from .datasets import prompt_map_for
 
-    prompts = prompt_map_for(source.features, label_column, prompts)
+    prompts = prompt_map_for(source.features, label_column, prompts, generator)
     if "source_index" not in table.column_names:
         raise ValueError("The noise table has no `source_index` column; it was not made by genie-transforms.")
     if table and max(table["source_index"]) >= len(source):

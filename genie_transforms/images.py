@@ -10,6 +10,7 @@ import torch
 from PIL import Image, ImageOps
 
 ACCEPTED = "a PIL.Image, an HWC numpy array (uint8, or float in [0, 1]) or a CHW torch tensor"
+_HIGH_DEPTH_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N", "F")
 
 
 @dataclass(frozen=True)
@@ -20,12 +21,14 @@ class ImageSpec:
     height: int
     width: int
     channels: int  # 1, 3 or 4; 0 for a 2-D (H, W) array or tensor
-    dtype: str  # "uint8" or "float"
+    dtype: str  # "uint8", or the float dtype given back ("float16", "float32", "float64", "bfloat16")
     mode: str | None = None  # PIL mode
     alpha: np.ndarray | None = None  # the input's alpha channel (uint8, H x W), put back on output
 
 
 def _check_float_range(array: np.ndarray, what: str) -> None:
+    if array.size and not np.isfinite(array).all():
+        raise ValueError(f"{what} has NaN or infinite pixels; replace them (e.g. np.nan_to_num) before generating.")
     if array.size and (float(array.min()) < -1e-3 or float(array.max()) > 1 + 1e-3):
         raise ValueError(
             f"{what} is float with values in [{float(array.min()):.3g}, {float(array.max()):.3g}]; float images "
@@ -33,7 +36,7 @@ def _check_float_range(array: np.ndarray, what: str) -> None:
         )
 
 
-def _from_hwc(array: np.ndarray, kind: str, what: str) -> tuple[Image.Image, ImageSpec]:
+def _from_hwc(array: np.ndarray, kind: str, what: str, float_dtype: str | None = None) -> tuple[Image.Image, ImageSpec]:
     """PIL RGB image and spec from an (H, W) or (H, W, C) array (uint8, or float in [0, 1])."""
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
         layout = "(H, W), (H, W, 1), (H, W, 3) or (H, W, 4)" if kind == "numpy" else "(H, W), (1|3|4, H, W)"
@@ -42,7 +45,13 @@ def _from_hwc(array: np.ndarray, kind: str, what: str) -> tuple[Image.Image, Ima
         dtype = "uint8"
     elif np.issubdtype(array.dtype, np.floating):
         _check_float_range(array, what)
-        dtype, array = "float", (np.clip(array, 0, 1) * 255 + 0.5).astype(np.uint8)
+        dtype = float_dtype or str(array.dtype)
+        array = (np.clip(array.astype(np.float64), 0, 1) * 255 + 0.5).astype(np.uint8)
+    elif array.dtype in (np.uint16, np.int32, np.int64, np.uint32):
+        raise TypeError(
+            f"{what} has dtype {array.dtype} (a 16-bit or integer image); GeNIe works on 8-bit images. Convert it "
+            "first, e.g. (image / 257).astype(np.uint8) for 16-bit, or pass float in [0, 1]."
+        )
     else:
         raise TypeError(f"{what} has dtype {array.dtype}; use uint8 (0-255) or float in [0, 1].")
     channels = 0 if array.ndim == 2 else array.shape[2]
@@ -56,6 +65,11 @@ def _from_hwc(array: np.ndarray, kind: str, what: str) -> tuple[Image.Image, Ima
 def to_rgb(image: object, what: str = "image") -> tuple[Image.Image, ImageSpec]:
     """Convert one image to an RGB PIL image and remember its original form."""
     if isinstance(image, Image.Image):
+        if image.mode in _HIGH_DEPTH_MODES:
+            raise TypeError(
+                f"{what} is a PIL image in mode {image.mode!r} (16-bit, 32-bit or float pixels); GeNIe works on 8-bit "
+                "images. Convert it first, e.g. Image.fromarray((np.asarray(image) / 257).astype(np.uint8)) for I;16."
+            )
         alpha = np.asarray(image.getchannel("A")).copy() if image.mode in ("RGBA", "LA") else None
         spec = ImageSpec("pil", image.height, image.width, 0, "uint8", mode=image.mode, alpha=alpha)
         return image.convert("RGB"), spec
@@ -69,9 +83,10 @@ def to_rgb(image: object, what: str = "image") -> tuple[Image.Image, ImageSpec]:
                     f"{what} is a tensor of shape {tuple(array.shape)}; expected CHW with 1, 3 or 4 channels."
                 )
             array = array.permute(1, 2, 0)
+        float_dtype = str(array.dtype).removeprefix("torch.") if array.is_floating_point() else None
         if array.is_floating_point():
             array = array.float()
-        img, spec = _from_hwc(array.numpy(), "tensor", what)
+        img, spec = _from_hwc(array.numpy(), "tensor", what, float_dtype)
         return img, spec
     raise TypeError(f"{what} is a {type(image).__name__}; expected {ACCEPTED}.")
 
@@ -113,11 +128,13 @@ def restore(image: Image.Image, spec: ImageSpec) -> object:
         array = np.asarray(image)
         if spec.alpha is not None:
             array = np.concatenate([array, spec.alpha[..., None]], axis=2)
-    if spec.dtype == "float":
+    if spec.dtype != "uint8":
         array = array.astype(np.float32) / 255.0
     if spec.kind == "numpy":
-        return np.ascontiguousarray(array)
+        return np.ascontiguousarray(array.astype(spec.dtype, copy=False))
     tensor = torch.from_numpy(np.array(array))
+    if spec.dtype != "uint8":
+        tensor = tensor.to(getattr(torch, spec.dtype))
     return tensor if tensor.ndim == 2 else tensor.permute(2, 0, 1).contiguous()
 
 

@@ -10,24 +10,32 @@ DEFAULT_TEMPLATE = "a photo of a {}."
 _WORDNET_ID = re.compile(r"^n\d{8}[_\s-]*")
 
 
-def clean_class_name(name: str) -> str:
+SYNONYMS = ("all", "first")
+
+
+def clean_class_name(name: str, synonyms: str = "all") -> str:
     """Turn a raw dataset class name into a readable one for a prompt.
 
-    Drops a leading WordNet id (``n01532829_house_finch``), keeps the first of a comma-separated
-    synonym list (``"African hunting dog, hyena dog, Cape hunting dog"``) and turns underscores
-    into spaces.
+    Drops a leading WordNet id (``n01532829_house_finch``), turns underscores into spaces and, for a
+    comma-separated synonym list (``"tabby, tabby cat"``), keeps every synonym (`synonyms="all"`, what the
+    reference code prompts with) or only the first (`synonyms="first"`).
 
     Examples:
         >>> clean_class_name("n01532829_house_finch")
         'house finch'
-        >>> clean_class_name("African hunting dog, hyena dog, Cape hunting dog")
+        >>> clean_class_name("tabby, tabby_cat")
+        'tabby, tabby cat'
+        >>> clean_class_name("African hunting dog, hyena dog, Cape hunting dog", synonyms="first")
         'African hunting dog'
     """
     if not isinstance(name, str):
         raise TypeError(f"A class name must be a str, got {type(name).__name__}: {name!r}.")
-    cleaned = _WORDNET_ID.sub("", name.strip())
-    cleaned = cleaned.split(",")[0].replace("_", " ")
-    cleaned = " ".join(cleaned.split())
+    if synonyms not in SYNONYMS:
+        raise ValueError(f"`synonyms` must be 'all' (the reference code's prompts) or 'first', got {synonyms!r}.")
+    cleaned = _WORDNET_ID.sub("", name.strip()).replace("_", " ")
+    parts = [" ".join(part.split()) for part in cleaned.split(",")]
+    parts = [part for part in parts if part]
+    cleaned = ", ".join(parts[:1] if synonyms == "first" else parts)
     if not cleaned:
         raise ValueError(f"Class name {name!r} is empty after cleaning; give a readable name for it.")
     return cleaned
@@ -44,7 +52,11 @@ class PromptMap:
         overrides (`Mapping[int, str]`, *optional*):
             Full prompts for some classes, used as they are instead of the template.
         clean (`bool`, *optional*, defaults to `True`):
-            Clean raw names with [`clean_class_name`] (WordNet ids, synonym lists, underscores).
+            Clean raw names with [`clean_class_name`] (WordNet ids, underscores, spacing).
+        synonyms (`str`, *optional*, defaults to `"all"`):
+            For names that are WordNet synonym lists ("tabby, tabby cat"): keep them all, as the reference code
+            prompts ("a photo of a tabby, tabby cat."), or only the first (`"first"`: shorter prompts, but a
+            homonym such as "crane" loses the synonym that tells the bird from the machine).
 
     Examples:
         >>> pm = PromptMap(["cat", "n02084071_dog"])
@@ -60,6 +72,7 @@ class PromptMap:
         template: str = DEFAULT_TEMPLATE,
         overrides: Mapping[int, str] | None = None,
         clean: bool = True,
+        synonyms: str = "all",
     ) -> None:
         if isinstance(names, str) or not isinstance(names, (Sequence, Mapping)):
             raise TypeError(
@@ -74,14 +87,22 @@ class PromptMap:
         if not isinstance(template, str) or template.count("{}") != 1:
             raise ValueError(f"`template` must contain exactly one '{{}}' for the class name, got {template!r}.")
         self.template = template
-        self.names: dict[int, str] = {k: clean_class_name(v) if clean else str(v) for k, v in items.items()}
+        self.names: dict[int, str] = {k: clean_class_name(v, synonyms) if clean else str(v) for k, v in items.items()}
         self.overrides: dict[int, str] = {}
         for key, prompt in (overrides or {}).items():
             self._check_label(key)
             if not isinstance(prompt, str) or not prompt.strip():
                 raise ValueError(f"Override prompt for class {key} must be a non-empty str, got {prompt!r}.")
             self.overrides[key] = prompt
-        self._by_name = {v: k for k, v in self.names.items()}
+        by_name: dict[str, int] = {}
+        for k, v in sorted(self.names.items()):
+            if v in by_name:
+                raise ValueError(
+                    f"Classes {by_name[v]} and {k} are both named {v!r} (after cleaning); give them distinct names "
+                    "(e.g. 'crane (bird)' and 'crane (machine)'), or keep full synonym lists (synonyms='all')."
+                )
+            by_name[v] = k
+        self._by_name = by_name
 
     @classmethod
     def coerce(cls, prompts: PromptMap | Sequence[str] | Mapping[int, str]) -> PromptMap:

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 
 SEED_SCHEME = "sha256-v1"
+NOISE_SCHEME = "pcg64-v1"
+"""How a row's noise tensor is drawn from its 63-bit noise seed; recorded in provenance and fingerprints."""
 
 
 def derive_seed(seed: int, source_id: str | int, target: int) -> int:
@@ -51,6 +53,16 @@ def check_seed(seed: object) -> int:
     return seed
 
 
+def row_noise(noise_seed: int, shape: tuple[int, ...]) -> torch.Tensor:
+    """The noise tensor of one row (float32, on the CPU): standard normal draws of numpy's PCG64 generator seeded
+    with the whole `noise_seed` (`NOISE_SCHEME`). Torch's CPU generator keeps only the low 32 bits of a seed, so
+    63-bit row seeds would collide about once per 100,000 rows; this does not, and it is the same on every
+    platform and device."""
+    rng = np.random.Generator(np.random.PCG64(noise_seed))
+    return torch.from_numpy(rng.standard_normal(shape, dtype=np.float32))
+
+
 def torch_generator(noise_seed: int) -> torch.Generator:
-    """A CPU `torch.Generator` seeded with `noise_seed` (CPU so the noise is the same on every device)."""
-    return torch.Generator(device="cpu").manual_seed(noise_seed)
+    """A CPU `torch.Generator` for what a stochastic scheduler draws during denoising (the starting noise comes from
+    [`row_noise`]); seeded from all 63 bits of `noise_seed`, folded to the 32 that torch keeps."""
+    return torch.Generator(device="cpu").manual_seed((noise_seed ^ (noise_seed >> 32)) & 0xFFFFFFFF)

@@ -21,26 +21,14 @@ LABEL_MODES = ("hard", "onehot", "soft")
 
 
 def as_generator(generator: GenieGenerator | str | Mapping[str, Any]) -> GenieGenerator:
-    """A `GenieGenerator` from itself, a model id/path, or its serialised settings (`{"model_id": ..., ...}`)."""
+    """A `GenieGenerator` from itself, a model id/path, or its [`GenieGenerator.config`]."""
     if isinstance(generator, GenieGenerator):
         return generator
     if isinstance(generator, str):
         return GenieGenerator.from_pretrained(generator, progress=False)
     if isinstance(generator, Mapping):
-        settings = {k: v for k, v in generator.items() if v is not None}
-        model = settings.pop("model_id", None)
-        if not model:
-            raise ValueError(f"A serialised generator needs a `model_id`, got {dict(generator)!r}.")
-        settings["revision"] = settings.pop("model_revision", None)
-        return GenieGenerator.from_pretrained(model, progress=False, **settings)
+        return GenieGenerator.from_config(generator).with_settings(progress=False)
     raise TypeError(f"`generator` must be a GenieGenerator, a model id or path, or a dict; got {type(generator).__name__}.")
-
-
-def generator_config(generator: GenieGenerator) -> dict[str, Any]:
-    """What serialises a generator: its model reference and settings, never the pipeline."""
-    if generator._loader is None and generator.model_id is None:
-        raise ValueError("This GenieGenerator wraps an in-memory pipeline; build it with from_pretrained to serialise.")
-    return {k: v for k, v in generator.settings.items() if v is not None}
 
 
 class OnlineSource:
@@ -61,7 +49,7 @@ class OnlineSource:
                 "target class is called; or use a precomputed `bank`."
             )
         self.generator = as_generator(generator)
-        self.prompts = PromptMap.coerce(prompts)
+        self.prompts = self.generator.prompt_map(prompts)
         self.noise_ratio = check_noise_ratio(noise_ratio, self.generator.num_inference_steps)
         self.strategy = get_strategy(targets)
         self.classes = self.prompts.labels

@@ -72,3 +72,46 @@ def saved_source(tmp_path):
         return path
 
     return save
+
+
+@pytest.fixture(scope="session")
+def tiny_lora_path(tmp_path_factory):
+    """A LoRA for the tiny pipeline's UNet, made in the test with peft (random, non-zero up-projections)."""
+    from diffusers import StableDiffusionPipeline
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    from genie_transforms.testing import make_tiny_pipeline
+
+    unet = make_tiny_pipeline().unet
+    unet.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    generator = torch.Generator().manual_seed(0)
+    for name, param in unet.named_parameters():
+        if "lora_B" in name:
+            param.data = torch.randn(param.shape, generator=generator) * 0.5
+    folder = tmp_path_factory.mktemp("lora")
+    StableDiffusionPipeline.save_lora_weights(
+        folder, unet_lora_layers=convert_state_dict_to_diffusers(get_peft_model_state_dict(unet)), safe_serialization=True
+    )
+    return folder / "pytorch_lora_weights.safetensors"
+
+
+@pytest.fixture(scope="session")
+def tiny_embedding_path(tmp_path_factory):
+    """A textual-inversion embedding for the tiny text encoder (hidden size 32), bound to the token <kitten>."""
+    from safetensors.torch import save_file
+
+    path = tmp_path_factory.mktemp("ti") / "learned_embeds.safetensors"
+    save_file({"<kitten>": torch.randn(32, generator=torch.Generator().manual_seed(1)) * 3}, str(path))
+    return path
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `gpu` run only where CUDA is available (the device tool's machine); elsewhere they are skipped."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

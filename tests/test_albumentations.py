@@ -69,8 +69,8 @@ def test_serialises_to_dict_and_json_and_pickles(bank_path, image, tmp_path, tin
         assert A.to_dict(other) == data
     online = GenieTransform(generator=tiny_generator, prompts=["cat", "dog", "car", "boat"], noise_ratio=0.5)
     online_dict = A.to_dict(online)["transform"]
-    assert online_dict["generator"]["model_id"] == tiny_generator.model_id
-    assert online_dict["generator"]["num_inference_steps"] == 4
+    assert online_dict["generator"]["model"]["model"] == tiny_generator.model_id
+    assert online_dict["generator"]["settings"]["num_inference_steps"] == 4
     rebuilt = A.from_dict(A.to_dict(online))
     assert rebuilt.source.generator.num_inference_steps == 4 and rebuilt.source.prompts.name(3) == "boat"
     assert len(pickle.dumps(online)) < 20_000  # configuration only, never the pipeline

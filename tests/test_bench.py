@@ -41,24 +41,20 @@ def test_estimate_prints_a_projection_and_writes_nothing(source_dir, tiny_model_
     assert not out.exists()
 
 
-def test_out_of_memory_halves_the_batch_and_keeps_the_rows(tiny_model_path, prompts, rgb_images):
+def test_out_of_memory_halves_the_batch_and_keeps_the_rows(tiny_model_path, prompts, rgb_images, monkeypatch):
     gen = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=4, progress=False, batch_size=4)
     reference = gen.generate(rgb_images, [1, 2, 3, 0], 0.5, seed=0, prompts=prompts)
-    real_pipe, sizes = gen.pipe, []
+    pipe, sizes = gen.pipe, []
+    real_call = type(pipe).__call__
 
-    class SmallMemory:
+    def small_memory(self, **kwargs):
         """The real pipeline, failing like CUDA does for batches above 1."""
+        sizes.append(len(kwargs["generator"]))
+        if len(kwargs["generator"]) > 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_call(self, **kwargs)
 
-        def __getattr__(self, name):
-            return getattr(real_pipe, name)
-
-        def __call__(self, **kwargs):
-            sizes.append(len(kwargs["generator"]))
-            if len(kwargs["generator"]) > 1:
-                raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-            return real_pipe(**kwargs)
-
-    gen._pipe = SmallMemory()
+    monkeypatch.setattr(type(pipe), "__call__", small_memory)
     out = gen.generate(rgb_images, [1, 2, 3, 0], 0.5, seed=0, prompts=prompts)
     assert gen.batch_size == 1 and sizes[:3] == [4, 2, 1]
     for a, b in zip(reference.images, out.images):

@@ -6,6 +6,7 @@ import torch
 from PIL import Image
 
 from genie_transforms import GenieGenerator, PromptMap, UnknownLabelError, derive_seed
+from genie_transforms.seeding import row_noise
 from genie_transforms.testing import make_tiny_pipeline
 
 
@@ -39,32 +40,62 @@ def test_batch_and_order_invariance_with_mixed_targets_and_ratios(tiny_generator
 
 @pytest.fixture
 def captured_noise(monkeypatch):
-    """Record the noise tensors the img2img pipeline draws (a spy: the real function still runs)."""
-    import diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion_img2img as img2img
+    """Record the starting noise of every pipeline call (a spy on the engine's latents hook; it still runs)."""
+    from genie_transforms import generator as engine
 
     drawn = []
-    real = img2img.randn_tensor
+    real = engine._prepare_latents
 
-    def spy(*args, **kwargs):
-        noise = real(*args, **kwargs)
-        drawn.append(noise.clone())
-        return noise
+    def spy(pipe, *args, **kwargs):
+        if pipe._genie_noise is not None:
+            drawn.append(pipe._genie_noise[0].clone())
+        return real(pipe, *args, **kwargs)
 
-    monkeypatch.setattr(img2img, "randn_tensor", spy)
+    monkeypatch.setattr(engine, "_prepare_latents", spy)
     return drawn
 
 
-def test_noise_is_shared_over_r_and_differs_between_pairs(tiny_generator, prompts, rgb_images, captured_noise):
+def test_noise_is_shared_over_r_and_differs_between_pairs(tiny_model_path, prompts, rgb_images, captured_noise):
+    gen = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=4, progress=False)
     img = rgb_images[0]
-    tiny_generator.generate([img, img], [1, 1], [0.5, 1.0], seed=0, prompts=prompts, source_ids=["s", "s"])
+    gen.generate([img, img], [1, 1], [0.5, 1.0], seed=0, prompts=prompts, source_ids=["s", "s"])
     assert len(captured_noise) == 2  # two r groups, one row each
     torch.testing.assert_close(captured_noise[0], captured_noise[1])
     captured_noise.clear()
-    tiny_generator.generate([img, img], [1, 2], 0.5, seed=0, prompts=prompts, source_ids=["s", "s"])
+    gen.generate([img, img], [1, 2], 0.5, seed=0, prompts=prompts, source_ids=["s", "s"])
     (noise,) = captured_noise
     assert not torch.allclose(noise[0], noise[1])
-    expected = torch.randn(noise[0].shape, generator=torch.Generator().manual_seed(derive_seed(0, "s", 1)))
-    torch.testing.assert_close(noise[0], expected)
+    torch.testing.assert_close(noise[0], row_noise(derive_seed(0, "s", 1), tuple(noise[0].shape)))
+
+
+def test_noise_depends_on_all_63_bits_of_the_seed():
+    """Torch's CPU generator keeps only the low 32 bits of a seed; the engine's noise uses all of them."""
+    low = 123_456_789
+    a, b = row_noise(low, (4, 8, 8)), row_noise(low + (1 << 40), (4, 8, 8))
+    assert torch.equal(torch.randn(3, generator=torch.Generator().manual_seed(low)),
+                       torch.randn(3, generator=torch.Generator().manual_seed(low + (1 << 40))))  # the collision
+    assert not torch.allclose(a, b)
+    assert torch.equal(a, row_noise(low, (4, 8, 8)))  # and it is deterministic
+    expected = np.random.Generator(np.random.PCG64(low)).standard_normal((4, 8, 8), dtype=np.float32)
+    np.testing.assert_array_equal(a.numpy(), expected)  # the documented rule
+
+
+def test_r_one_is_text_to_image_and_needs_no_source():
+    """METHOD.md: at r = 1 nothing of the source is left (diffusers' strength=1 keeps about 7% of it)."""
+    from genie_transforms.digits import digits_arrays, digits_prompt_map
+
+    gen = GenieGenerator.from_pretrained("genie-tiny-digits", num_inference_steps=10, progress=False)
+    images, _, _ = digits_arrays("heldout")
+    sources, prompts = [Image.fromarray(images[i]) for i in (0, 1)], digits_prompt_map()
+    a = gen.generate(sources, [7, 7], 1.0, seed=0, prompts=prompts, source_ids=["x", "x"])
+    np.testing.assert_array_equal(_pixels(a.images[0]), _pixels(a.images[1]))  # different sources, same image
+    assert a.records[0].text_to_image and a.records[0].steps_run == 10
+    t2i = gen.text_to_image([7], seed=0, prompts=prompts, source_ids=["x"])
+    np.testing.assert_allclose(_pixels(t2i.images[0]), _pixels(a.images[0]), atol=2)
+    assert t2i.images[0].size == (32, 32) and t2i.records[0].text_to_image and t2i.labels == [7]
+    below = gen.generate(sources, [7, 7], 0.5, seed=0, prompts=prompts, source_ids=["x", "x"])
+    assert not below.records[0].text_to_image
+    assert np.abs(_pixels(below.images[0]) - _pixels(below.images[1])).mean() > 10  # below 1 the source matters
 
 
 def test_labels_are_targets_and_provenance_is_complete(tiny_generator, prompts, rgb_images, tiny_model_path):
@@ -76,8 +107,9 @@ def test_labels_are_targets_and_provenance_is_complete(tiny_generator, prompts, 
     assert rec["noise_ratio"] == 0.75 and rec["steps_run"] == 3 and rec["num_inference_steps"] == 4
     assert rec["model_id"] == str(tiny_model_path) and rec["scheduler"] == "DPMSolverMultistepScheduler"
     assert rec["guidance_scale"] == 7.5 and rec["resolution"] == 32 and rec["library_version"]
-    assert 0 < rec["start_timestep"] < 1000
-    assert all(v is not None for k, v in rec.items() if k != "model_revision")
+    assert 0 < rec["start_timestep"] < 1000 and rec["noise_scheme"] == "pcg64-v1" and rec["dtype"] == "float32"
+    assert rec["model_revision"].startswith("sha256:") and rec["prompt_template"] == "a photo of a {}."
+    assert all(v is not None for k, v in rec.items() if k != "model_variant")
 
 
 def test_every_input_form_comes_back_in_its_form_and_size(tiny_generator, prompts):
@@ -210,7 +242,7 @@ def test_loads_offline_from_a_saved_folder_and_pickles_as_configuration(tiny_mod
     assert os.environ["HF_HUB_OFFLINE"] == "1"
     gen = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=2, progress=False)
     restored = pickle.loads(pickle.dumps(gen))
-    assert restored._pipe is None  # configuration only; loads lazily
+    assert not restored.is_loaded  # configuration only; loads lazily
     a = gen.generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts)
     assert len(pickle.dumps(gen)) < 10_000  # the loaded pipeline is not pickled
     b = restored.generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts)
@@ -251,6 +283,101 @@ def test_a_cached_hub_model_loads_offline_and_records_its_commit(tiny_model_path
     (repo / "refs" / "main").write_text(commit)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     gen = GenieGenerator.from_pretrained("some-org/tiny-sd", num_inference_steps=2, progress=False)
-    assert gen.resolve_revision() == commit and gen._pipe is None  # resolved without loading the weights
+    assert gen.resolve_revision() == commit and not gen.is_loaded  # resolved without loading the weights
     out = gen.generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts)
     assert out.records[0].model_id == "some-org/tiny-sd" and out.records[0].model_revision == commit
+
+
+def test_every_use_goes_through_one_loader(tiny_model_path, prompts, rgb_images):
+    """A generator with an explicit resolution never reads an unloaded pipeline (it used to fail with
+    'NoneType' object has no attribute 'vae')."""
+    gen = GenieGenerator.from_pretrained(tiny_model_path, resolution=32, num_inference_steps=2, progress=False)
+    assert not gen.is_loaded and gen.resolution == 32
+    assert gen.generate(rgb_images[:1], 1, 0.5, seed=0, prompts=prompts).labels == [1]
+    lazy = GenieGenerator.from_pretrained(tiny_model_path, resolution=32, num_inference_steps=2, progress=False)
+    assert lazy.load() is lazy and lazy.is_loaded
+
+
+def test_with_settings_shares_the_weights_and_validates(tiny_model_path, prompts, rgb_images):
+    gen = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=4, progress=False)
+    coarse = gen.with_settings(num_inference_steps=2, scheduler="ddim")
+    assert not gen.is_loaded and not coarse.is_loaded  # deriving loads nothing
+    out = coarse.generate(rgb_images[:1], 1, 0.5, seed=0, prompts=prompts)
+    assert out.records[0].steps_run == 1 and out.records[0].scheduler == "DDIMScheduler"
+    assert coarse.pipe.unet is gen.pipe.unet and coarse.pipe.vae is gen.pipe.vae  # one set of weights
+    assert gen.num_inference_steps == 4 and type(gen.pipe.scheduler).__name__ == "DPMSolverMultistepScheduler"
+    with pytest.raises(ValueError, match="num_inference_steps"):
+        gen.with_settings(num_inference_steps=0)
+    with pytest.raises(TypeError, match=r"unknown setting\(s\) \['steps'\]"):
+        gen.with_settings(steps=3)
+    gen.generate(rgb_images[:1], 1, 0.5, seed=0, prompts=prompts)
+    assert gen._prompt_cache
+    gen.clear_cache()
+    assert not gen._prompt_cache
+
+
+def test_concurrent_calls_from_two_threads_are_safe(tiny_model_path, prompts, rgb_images):
+    from concurrent.futures import ThreadPoolExecutor
+
+    gen = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=4, progress=False)
+    expected = [gen.generate(rgb_images, [1, 2, 3, 0], r, seed=0, prompts=prompts) for r in (0.5, 0.75)]
+    with ThreadPoolExecutor(2) as pool:
+        jobs = [pool.submit(gen.generate, rgb_images, [1, 2, 3, 0], r, seed=0, prompts=prompts)
+                for r in (0.5, 0.75, 0.5, 0.75, 0.5, 0.75)]  # fmt: skip
+        results = [job.result() for job in jobs]
+    for i, out in enumerate(results):
+        for a, b in zip(out.images, expected[i % 2].images):
+            np.testing.assert_array_equal(_pixels(a), _pixels(b))
+
+
+def test_numpy_and_torch_scalars_are_accepted_and_bools_refused(tiny_generator, prompts, rgb_images):
+    base = tiny_generator.generate(rgb_images[:1], 1, 0.5, seed=0, prompts=prompts)
+    for r, t in [(np.float32(0.5), np.int64(1)), (torch.tensor(0.5), torch.tensor(1)), (np.array(0.5), [np.int32(1)])]:
+        out = tiny_generator.generate(rgb_images[:1], t, r, seed=0, prompts=prompts)
+        assert out.labels == [1] and out.records[0].noise_ratio == 0.5
+        np.testing.assert_array_equal(_pixels(out.images[0]), _pixels(base.images[0]))
+    for bad in (True, [np.bool_(True)], [1.0]):
+        with pytest.raises(TypeError, match="must be an int class index or a class name"):
+            tiny_generator.generate(rgb_images[:1], bad, 0.5, seed=0, prompts=prompts)
+    with pytest.raises(TypeError, match="`noise_ratio` must be a float"):
+        tiny_generator.generate(rgb_images[:1], 1, True, seed=0, prompts=prompts)
+    with pytest.raises(TypeError, match="`noise_ratio` must be a float"):
+        tiny_generator.generate(rgb_images[:1], 1, float("nan"), seed=0, prompts=prompts)
+
+
+@pytest.mark.parametrize("steps", [10, 20, 25, 50])
+def test_step_count_is_immune_to_float32_rounding(steps):
+    from genie_transforms import denoising_steps
+    from genie_transforms.generator import _strength
+
+    for r in (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
+        exact = denoising_steps(r, steps)
+        assert exact == int(round(steps * r, 9)) == denoising_steps(float(np.float32(r)), steps)
+        assert denoising_steps(np.float32(r), steps) == exact
+    for k in range(1, steps + 1):  # the strength handed to diffusers runs exactly k steps
+        assert min(int(steps * _strength(k, steps)), steps) == k
+    assert denoising_steps(0.29, 100) == 29  # exact, where float64 0.29 * 100 = 28.999999999999996
+
+
+def test_the_model_declares_its_prompt_template(tmp_path, tiny_model_path, prompts, rgb_images):
+    import json
+    import shutil
+    import warnings
+
+    folder = tmp_path / "templated"
+    shutil.copytree(tiny_model_path, folder)
+    (folder / "genie.json").write_text(json.dumps({"prompt_template": "a photo of the digit {}."}))
+    gen = GenieGenerator.from_pretrained(folder, num_inference_steps=2, progress=False)
+    assert gen.prompt_template == "a photo of the digit {}." and not gen.is_loaded
+    out = gen.generate(rgb_images[:1], 1, 0.5, seed=0, prompts=["cat", "dog"])  # names: the model's template
+    assert out.records[0].prompt == "a photo of the digit dog."
+    assert out.records[0].prompt_template == "a photo of the digit {}."
+    with pytest.warns(UserWarning, match="differs from the one .* declares"):
+        gen.generate(rgb_images[:1], 1, 0.5, seed=0, prompts=PromptMap(["cat", "dog"]))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*declares")  # warned once per template, never for its own
+        gen.generate(rgb_images[:1], 1, 0.5, seed=0, prompts=PromptMap(["cat", "dog"]))
+        gen.generate(rgb_images[:1], 1, 0.5, seed=0, prompts=PromptMap(["cat", "dog"], template="a photo of the digit {}."))
+    (folder / "genie.json").write_text(json.dumps({"prompt_template": "no slot"}))
+    with pytest.raises(ValueError, match="exactly one"):
+        GenieGenerator.from_pretrained(folder).prompt_template

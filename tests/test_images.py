@@ -23,6 +23,11 @@ def _forms():
         "t_uint8": torch.from_numpy(rgb).permute(2, 0, 1).contiguous(),
         "t_float": torch.from_numpy(rgb).permute(2, 0, 1).float() / 255,
         "t_gray": torch.from_numpy(gray)[None],
+        "np_float16": (rgb / 255).astype(np.float16),
+        "np_float64": rgb / 255,
+        "t_float16": torch.from_numpy(rgb).permute(2, 0, 1).half() / 255,
+        "t_bfloat16": (torch.from_numpy(rgb).permute(2, 0, 1).float() / 255).bfloat16(),
+        "t_float64": torch.from_numpy(rgb).permute(2, 0, 1).double() / 255,
     }
 
 
@@ -38,8 +43,9 @@ def test_round_trip_keeps_form_size_and_pixels(name):
         np.testing.assert_array_equal(np.asarray(back), np.asarray(image))
     else:
         assert back.shape == image.shape and back.dtype == image.dtype
-        tol = 1 / 255 if back.dtype in (np.float32, torch.float32) else 0
-        np.testing.assert_allclose(np.asarray(back, dtype=np.float64), np.asarray(image, dtype=np.float64), atol=tol)
+        as64 = lambda x: x.double().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)  # noqa: E731
+        tol = 0 if "uint8" in str(back.dtype) else 1 / 255 + (1e-2 if "bfloat16" in str(back.dtype) else 1e-3)
+        np.testing.assert_allclose(as64(back), as64(image), atol=tol)
 
 
 @pytest.mark.parametrize(
@@ -50,6 +56,11 @@ def test_round_trip_keeps_form_size_and_pixels(name):
         (np.zeros((4, 4, 3), np.int32), TypeError, "dtype int32"),
         (np.full((4, 4, 3), 255.0, np.float32), ValueError, "must be in \\[0, 1\\]"),
         (torch.zeros(5, 4, 4), ValueError, "CHW"),
+        (np.full((4, 4, 3), np.nan, np.float32), ValueError, "NaN or infinite"),
+        (torch.full((3, 4, 4), float("nan")), ValueError, "NaN or infinite"),
+        (np.zeros((4, 4), np.uint16), TypeError, "16-bit or integer image"),
+        (Image.fromarray(np.zeros((4, 4), np.uint16)), TypeError, "mode 'I;16'"),
+        (Image.fromarray(np.zeros((4, 4), np.float32)), TypeError, "mode 'F'"),
     ],
 )
 def test_bad_images_get_clear_errors(bad, error, match):

@@ -4,16 +4,35 @@ from genie_transforms import PromptMap, clean_class_name
 
 
 @pytest.mark.parametrize(
-    "raw, clean",
+    "raw, everything, first",
     [
-        ("n01532829_house_finch", "house finch"),
-        ("African hunting dog, hyena dog, Cape hunting dog", "African hunting dog"),
-        ("golden_retriever", "golden retriever"),
-        ("  tabby   cat ", "tabby cat"),
+        ("n01532829_house_finch", "house finch", "house finch"),
+        ("African hunting dog, hyena dog, Cape hunting dog", "African hunting dog, hyena dog, Cape hunting dog",
+         "African hunting dog"),
+        ("n02123045_tabby,  tabby_cat", "tabby, tabby cat", "tabby"),
+        ("golden_retriever", "golden retriever", "golden retriever"),
+        ("  tabby   cat ", "tabby cat", "tabby cat"),
     ],
 )
-def test_clean_class_name(raw, clean):
-    assert clean_class_name(raw) == clean
+def test_clean_class_name_keeps_all_synonyms_or_the_first(raw, everything, first):
+    assert clean_class_name(raw) == clean_class_name(raw, synonyms="all") == everything
+    assert clean_class_name(raw, synonyms="first") == first
+
+
+def test_the_default_prompt_is_the_reference_codes_full_synonym_string():
+    names = ["n02123045_tabby, tabby_cat", "n02099601_golden_retriever"]
+    assert PromptMap(names).prompt(0) == "a photo of a tabby, tabby cat."
+    assert PromptMap(names, synonyms="first").prompt(0) == "a photo of a tabby."
+    with pytest.raises(ValueError, match="synonyms"):
+        PromptMap(names, synonyms="some")
+
+
+def test_duplicate_class_names_are_refused():
+    with pytest.raises(ValueError, match="Classes 0 and 2 are both named 'crane'"):
+        PromptMap(["crane", "dog", "n03126707_crane"])
+    with pytest.raises(ValueError, match="both named 'crane'"):
+        PromptMap(["crane, bird", "crane, machine"], synonyms="first")
+    assert PromptMap(["crane, bird", "crane, machine"]).name(1) == "crane, machine"
 
 
 def test_clean_class_name_rejects_empty_and_non_str():

@@ -1,0 +1,129 @@
+import json
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from genie_transforms import GenieGenerator, LoraWeights, PromptMap, TextualInversion
+from genie_transforms.loading import ModelSpec, content_identity
+from genie_transforms.testing import make_tiny_pipeline
+
+
+def _pixels(image):
+    return np.asarray(image, dtype=np.float64)
+
+
+def test_a_local_model_is_known_by_its_content(tmp_path, tiny_model_path):
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_path, folder)
+    first = GenieGenerator.from_pretrained(folder).resolve_revision()
+    assert first.startswith("sha256:") and first == content_identity(folder)
+    make_tiny_pipeline(seed=1).save_pretrained(folder, safe_serialization=True)  # new weights, same path
+    second = GenieGenerator.from_pretrained(folder).resolve_revision()
+    assert second != first and second.startswith("sha256:")
+    assert GenieGenerator.from_pretrained("genie-tiny-digits").resolve_revision().startswith("genie-transforms-")
+
+
+def test_dtype_is_applied_on_this_diffusers_version(tiny_model_path, prompts, rgb_images):
+    from diffusers import __version__ as diffusers_version
+
+    from genie_transforms.loading import _dtype_keyword
+
+    major, minor = (int(x) for x in diffusers_version.split(".")[:2])
+    assert _dtype_keyword() == ("dtype" if (major, minor) >= (0, 40) else "torch_dtype")
+    gen = GenieGenerator.from_pretrained(tiny_model_path, dtype=torch.bfloat16, num_inference_steps=2, progress=False)
+    assert gen.settings["dtype"] == "bfloat16" and not gen.is_loaded
+    out = gen.generate(rgb_images[:1], 1, 0.5, seed=0, prompts=prompts)
+    assert gen.pipe.unet.dtype == torch.bfloat16 and gen.pipe.text_encoder.dtype == torch.bfloat16
+    assert out.records[0].dtype == "bfloat16"
+    with pytest.raises(ValueError, match="`dtype` must be one of"):
+        GenieGenerator.from_pretrained(tiny_model_path, dtype=torch.int8)
+
+
+def test_a_weights_variant_is_loaded_and_recorded(tmp_path, prompts, rgb_images):
+    folder = tmp_path / "variant"
+    make_tiny_pipeline().save_pretrained(folder, safe_serialization=True, variant="fp16")
+    assert any(p.name.endswith(".fp16.safetensors") for p in folder.rglob("*"))
+    gen = GenieGenerator.from_pretrained(folder, variant="fp16", num_inference_steps=2, progress=False)
+    out = gen.generate(rgb_images[:1], 1, 0.5, seed=0, prompts=prompts)
+    assert out.records[0].model_variant == "fp16" and gen.settings["model_variant"] == "fp16"
+    with pytest.raises(ValueError, match="weights variant name"):
+        GenieGenerator.from_pretrained(folder, variant="fp 16")
+
+
+def test_offload_needs_a_gpu_and_says_so(tiny_model_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU; see tests/test_gpu.py")
+    with pytest.raises(ValueError, match="no CUDA GPU is available"):
+        GenieGenerator.from_pretrained(tiny_model_path, offload="model").load()
+    with pytest.raises(ValueError, match="`offload` must be None, 'model' or 'sequential'"):
+        GenieGenerator.from_pretrained(tiny_model_path, offload="disk")
+
+
+def test_a_pipeline_with_offload_hooks_runs_on_its_execution_device(prompts, rgb_images):
+    """What runs on the CPU of the offload path: accelerate's hooks installed (execution device cpu), the engine
+    encoding sources and prompts on `_execution_device`. The GPU check is tests/test_gpu.py."""
+    pytest.importorskip("accelerate")
+    pipe = make_tiny_pipeline()
+    pipe.enable_model_cpu_offload(device="cpu")
+    gen = GenieGenerator(pipe, num_inference_steps=2, progress=False)
+    assert gen.execution_device.type == "cpu"
+    reference = GenieGenerator(make_tiny_pipeline(), num_inference_steps=2, progress=False)
+    a = gen.generate(rgb_images[:2], [1, 2], 0.5, seed=0, prompts=prompts)
+    b = reference.generate(rgb_images[:2], [1, 2], 0.5, seed=0, prompts=prompts)
+    for x, y in zip(a.images, b.images):
+        np.testing.assert_allclose(_pixels(x), _pixels(y), atol=2)
+
+
+def test_lora_weights_change_the_images_and_are_recorded(tiny_model_path, tiny_lora_path, prompts, rgb_images):
+    pytest.importorskip("peft")
+    base = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=4, progress=False)
+    lora = GenieGenerator.from_pretrained(tiny_model_path, lora=f"{tiny_lora_path}:0.8", num_inference_steps=4,
+                                          progress=False)  # fmt: skip
+    a = base.generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts)
+    b = lora.generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts)
+    assert np.abs(_pixels(a.images[0]) - _pixels(b.images[0])).max() > 2
+    (adapter,) = b.records[0].adapters
+    assert adapter["kind"] == "lora" and adapter["scale"] == 0.8 and adapter["identity"].startswith("sha256:")
+    assert lora.settings["adapters"] == [adapter] and base.settings["adapters"] == []
+    assert lora.settings != base.settings  # fingerprints and job settings change with the adapter
+    off = GenieGenerator.from_pretrained(tiny_model_path, lora=LoraWeights(str(tiny_lora_path), scale=0.0),
+                                         num_inference_steps=4, progress=False)  # fmt: skip
+    np.testing.assert_allclose(_pixels(off.generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts).images[0]),
+                               _pixels(a.images[0]), atol=2)  # fmt: skip
+    restored = pickle.loads(pickle.dumps(lora))  # configuration only
+    assert len(pickle.dumps(lora)) < 10_000 and GenieGenerator.from_config(lora.config).config == lora.config
+    np.testing.assert_array_equal(_pixels(restored.generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts).images[0]),
+                                  _pixels(b.images[0]))  # fmt: skip
+
+
+def test_textual_inversion_tokens_can_be_prompted(tiny_model_path, tiny_embedding_path, rgb_images):
+    prompts = PromptMap(["cat", "kitten"], overrides={1: "a photo of a <kitten>."})
+    plain = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=4, progress=False)
+    learned = GenieGenerator.from_pretrained(tiny_model_path, textual_inversion=str(tiny_embedding_path),
+                                             num_inference_steps=4, progress=False)  # fmt: skip
+    a = plain.generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts)
+    b = learned.generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts)
+    assert "<kitten>" in learned.pipe.tokenizer.get_vocab() and "<kitten>" not in plain.pipe.tokenizer.get_vocab()
+    assert np.abs(_pixels(a.images[0]) - _pixels(b.images[0])).max() > 2
+    (adapter,) = b.records[0].adapters
+    assert adapter["kind"] == "textual_inversion" and adapter["identity"] == content_identity(tiny_embedding_path)
+    rebound = TextualInversion.parse(f"{tiny_embedding_path}:<cat2>")
+    assert rebound.token == "<cat2>" and TextualInversion.parse(str(tiny_embedding_path)).token is None
+
+
+def test_adapters_load_from_safetensors_only(tmp_path, tiny_model_path):
+    (tmp_path / "weights.bin").write_bytes(b"not safe")
+    with pytest.raises(ValueError, match="not a .safetensors file"):
+        GenieGenerator.from_pretrained(tiny_model_path, lora=str(tmp_path / "weights.bin")).settings
+    with pytest.raises(ValueError, match="no such file"):
+        GenieGenerator.from_pretrained(tiny_model_path, lora="./missing.safetensors").settings
+
+
+def test_model_spec_serialises(tiny_lora_path):
+    spec = ModelSpec("m", dtype="float16", loras=(LoraWeights(str(tiny_lora_path), 0.5),))
+    assert ModelSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    assert LoraWeights.parse("org/name:0.7") == LoraWeights("org/name", 0.7)
+    assert LoraWeights.parse("C:/x/y.safetensors") == LoraWeights("C:/x/y.safetensors")
