@@ -24,6 +24,7 @@ _EXPORTS = {
     "PromptMap": ".prompts",
     "clean_class_name": ".prompts",
     "derive_seed": ".seeding",
+    "GenieWarning": ".errors",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

@@ -80,11 +80,11 @@ def output_features(label_feature: ClassLabel, keep_original: bool = False, ada:
 
 def noise_table(ds: Dataset) -> Dataset:
     """The GeNIe-Ada noise table of an Ada dataset: one row per (source index, target) with `r_star`, the grid,
-    the projection curve, the jumps, the embedder, the model id/revision and the seeds (no images)."""
+    the projection curve, the jumps, the embedder, the prompt, the model id/revision and the seeds (no images)."""
     missing = [c for c in ADA_COLUMNS if c not in ds.column_names]
     if missing:
         raise ValueError(f"Not a GeNIe-Ada dataset: it lacks {missing}. Make one with `genie ada` or genie_ada_map.")
-    table = ds.remove_columns([c for c in ("image", "prompt", "is_generated") if c in ds.column_names])
+    table = ds.remove_columns([c for c in ("image", "is_generated") if c in ds.column_names])
     return table.rename_column("label", "target")
 
 

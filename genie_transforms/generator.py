@@ -23,6 +23,7 @@ from .images import ImageSpec, content_hash, fit_square, join_batch, pil_to_tens
 from .images import to_rgb
 from .loading import LoraWeights, ModelSpec, ResolvedModel, TextualInversion, adapter_records, make_spec
 from .prompts import DEFAULT_TEMPLATE, PromptMap
+from .errors import GenieWarning
 from .seeding import NOISE_SCHEME, SEED_SCHEME, check_seed, derive_seed, row_noise, torch_generator
 
 logger = logging.getLogger(__name__)
@@ -515,7 +516,7 @@ class GenieGenerator:
                 f"The prompt template {prompts.template!r} differs from the one {self.model_id!r} declares "
                 f"({declared!r}); its images may not show their class. Build the prompts with "
                 f"PromptMap(names, template={declared!r}), or pass class names and let the model's template apply.",
-                UserWarning,
+                GenieWarning,
                 stacklevel=3,
             )
         return prompts

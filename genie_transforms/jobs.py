@@ -17,6 +17,8 @@ from typing import Any
 from datasets import Dataset, Features, load_dataset, load_from_disk
 from tqdm.auto import tqdm
 
+from .parquet import write_parquet
+
 JOB_FILE = "job.json"
 
 
@@ -81,19 +83,20 @@ def run_chunks(
     chunk_size: int = 64,
     num_shards: int = 1,
     shard_index: int = 0,
+    rows_per_call: int | None = None,
     progress: bool = True,
 ) -> dict[str, int]:
     """Run `fn` (a `genie_map`-style batch function) over this shard's chunks, skipping finished ones.
 
-    Returns counts: chunks done now, chunks skipped (finished before), source rows processed and rows written.
+    Each chunk is generated `rows_per_call` source rows at a time (the whole chunk by default), so that the
+    progress bar moves with every call; `fn` gives the same rows for any split. Returns counts: chunks done now,
+    chunks skipped (finished before), source rows processed and rows written.
     """
+    step = rows_per_call or chunk_size
     out_dir = Path(out_dir)
     _check_job(out_dir, {**config, "num_rows": len(ds), "chunk_size": chunk_size, "features": features.to_dict()})
     (out_dir / "chunks").mkdir(parents=True, exist_ok=True)
     chunks = shard_chunks(len(ds), chunk_size, num_shards, shard_index)
-    for k, _, _ in chunks:  # a chunk of this shard interrupted mid-write; it is redone below
-        for stale in (out_dir / "chunks").glob(f"chunk-{k:06d}.tmp*"):
-            stale.unlink()
     todo = [c for c in chunks if not chunk_path(out_dir, c[0]).is_file()]
     done_rows = sum(stop - start for _, start, stop in chunks) - sum(stop - start for _, start, stop in todo)
     stats = {"chunks_done": 0, "chunks_skipped": len(chunks) - len(todo), "rows_in": 0, "rows_out": 0}
@@ -101,15 +104,17 @@ def run_chunks(
     with tqdm(total=total, initial=done_rows, desc=f"shard {shard_index}/{num_shards}", unit="src",
               disable=not progress) as bar:  # fmt: skip
         for k, start, stop in todo:
-            rows = fn(ds[start:stop], list(range(start, stop)))
-            path = chunk_path(out_dir, k)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            Dataset.from_dict(rows, features=features).to_parquet(str(tmp))
-            os.replace(tmp, path)
+            rows: dict[str, list] = {}
+            for a in range(start, stop, step):
+                b = min(stop, a + step)
+                part = fn(ds[a:b], list(range(a, b)))
+                for name, values in part.items():
+                    rows.setdefault(name, []).extend(values)
+                bar.update(b - a)
+            write_parquet(Dataset.from_dict(rows, features=features), chunk_path(out_dir, k))
             stats["chunks_done"] += 1
             stats["rows_in"] += stop - start
             stats["rows_out"] += len(rows["label"])
-            bar.update(stop - start)
             bar.set_postfix(generated=stats["rows_out"])
     return stats
 
@@ -141,8 +146,5 @@ def merge_chunks(out_dir: str | Path, split: str = "train", max_rows_per_file: i
         old.unlink()
     n_files = max(1, -(-len(merged) // max_rows_per_file))
     for i in range(n_files):
-        path = data_dir / f"{split}-{i:05d}-of-{n_files:05d}.parquet"
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        merged.shard(n_files, i, contiguous=True).to_parquet(str(tmp))
-        os.replace(tmp, path)
+        write_parquet(merged.shard(n_files, i, contiguous=True), data_dir / f"{split}-{i:05d}-of-{n_files:05d}.parquet")
     return out_dir / "dataset"

@@ -14,20 +14,33 @@ def image_grid(
     row_labels: Sequence[str] = (),
     cell: int = 72,
     pad: int = 4,
+    title: str | None = None,
+    groups: Sequence[tuple[int, int, str]] = (),
+    dividers: Sequence[int] = (),
 ) -> Image.Image:
-    """Lay out images in a labelled grid; `None` leaves a cell empty. Images are scaled (nearest) to `cell` px."""
+    """Lay out images in a labelled grid; `None` leaves a cell empty. Images are scaled (nearest) to `cell` px.
+
+    `title` goes on top; `groups` are headings over column spans `(first, last, text)`; `dividers` draws a vertical
+    line before each of those columns (e.g. between generated and real images)."""
     if not rows or not any(rows):
         raise ValueError("image_grid needs at least one row with images.")
     font = ImageFont.load_default()
     n_cols = max(len(r) for r in rows)
     left = 8 + max((int(font.getlength(s)) for s in row_labels), default=0)
-    top = 18 if col_labels else pad
-    width = left + n_cols * (cell + pad) + pad
+    top = (20 if title else 0) + (16 if groups else 0) + (18 if col_labels else pad)
+    width = max(left + n_cols * (cell + pad) + pad, 16 + int(font.getlength(title or "")))
     height = top + len(rows) * (cell + pad) + pad
     grid = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(grid)
+    x_of = lambda j: left + j * (cell + pad)  # noqa: E731
+    if title:
+        draw.text((width // 2, 10), title, fill="black", font=font, anchor="mm")
+    y_group = 20 if title else 0
+    for first, last, text in groups:
+        draw.text(((x_of(first) + x_of(last) + cell) // 2, y_group + 8), text, fill="black", font=font, anchor="mm")
+        draw.line((x_of(first), y_group + 15, x_of(last) + cell, y_group + 15), fill="black")
     for j, label in enumerate(col_labels):
-        draw.text((left + j * (cell + pad) + cell // 2, top // 2), label, fill="black", font=font, anchor="mm")
+        draw.text((x_of(j) + cell // 2, top - 9), label, fill="black", font=font, anchor="mm")
     for i, row in enumerate(rows):
         y = top + i * (cell + pad)
         if i < len(row_labels):
@@ -35,37 +48,48 @@ def image_grid(
         for j, image in enumerate(row):
             if image is not None:
                 tile = image.convert("RGB").resize((cell, cell), Image.Resampling.NEAREST)
-                grid.paste(tile, (left + j * (cell + pad), y))
+                grid.paste(tile, (x_of(j), y))
+    for j in dividers:
+        x = x_of(j) - pad // 2 - 1
+        draw.line((x, top - 18, x, height), fill="black", width=2)
     return grid
 
 
+def _figure_class():
+    """matplotlib's `Figure`, drawn without pyplot: headless, and the caller's backend is never switched."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("Plots need matplotlib: pip install matplotlib") from None
+    return Figure
+
+
 def ada_curves(table: Sequence[dict], path: str, max_pairs: int = 8, title: str = "GeNIe-Ada curves") -> str:
-    """Plot projection vs r for up to `max_pairs` noise-table rows, with each r* marked, and save a PNG."""
-    import matplotlib
+    """Plot projection vs r for up to `max_pairs` noise-table rows, with each r* circled, and save a PNG.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    Rows may carry `source_name` and `target_name` (else class indices are shown). The r* circles grow with the
+    row's rank, so curves that choose the same point stay visible as concentric rings."""
+    Figure = _figure_class()
     rows = list(table)[:max_pairs]
     if not rows:
         raise ValueError("ada_curves needs at least one noise-table row.")
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
-    for row in rows:
+    fig = Figure(figsize=(6.8, 4.4), dpi=120)
+    ax = fig.subplots()
+    for i, row in enumerate(rows):
         grid, s = list(row["grid"]), list(row["projections"])
-        source = row.get("source_id", row.get("source_index", "?"))
-        classes = f"{row['source_label']} -> {row.get('target', '?')}" if row.get("source_label") is not None else ""
-        label = f"#{source}: {classes}" if classes else f"#{source} -> {row.get('target', '?')}"
-        (line,) = ax.plot(grid, s, marker="o", lw=1.5, label=label)
-        k = min(range(len(grid)), key=lambda i: abs(grid[i] - row["r_star"]))
-        ax.scatter([grid[k]], [s[k]], s=160, facecolors="none", edgecolors=line.get_color(), linewidths=2)
+        source = row.get("source_name", row.get("source_label", "?"))
+        target = row.get("target_name", row.get("target", "?"))
+        (line,) = ax.plot(grid, s, marker="o", ms=3, lw=1.5, label=f"{source} -> {target} (r* = {row['r_star']:g})")
+        k = min(range(len(grid)), key=lambda j: abs(grid[j] - row["r_star"]))
+        ax.scatter([grid[k]], [s[k]], s=70 + 55 * i, facecolors="none", edgecolors=line.get_color(), linewidths=1.5,
+                   zorder=3)  # fmt: skip
     ax.set_xlabel("noise ratio r")
     ax.set_ylabel("projection on p - e_source")
-    ax.set_title(f"{title} (circles: r*, the sample after the largest jump)", fontsize=9)
-    ax.legend(fontsize=7, ncol=2, title="source row: class -> target", title_fontsize=7)
+    ax.set_title(f"{title} (rings: r*, the sample after the largest jump)", fontsize=9)
+    ax.legend(fontsize=7, ncol=2, title="source class -> target class", title_fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
@@ -74,10 +98,8 @@ def pca_plot(source: np.ndarray, target: np.ndarray, generated: dict[float, np.n
     """The paper's PCA picture: real embeddings of the source and target classes and the hard negatives at each r,
     projected on the two principal components of all of them. Large circles are the class means; the black path
     joins the mean of the hard negatives at each r, showing them bridge the two classes. Saves a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Figure = _figure_class()
+    from matplotlib import colormaps
     from sklearn.decomposition import PCA
 
     ratios = sorted(generated)
@@ -87,15 +109,16 @@ def pca_plot(source: np.ndarray, target: np.ndarray, generated: dict[float, np.n
     points = PCA(n_components=2).fit_transform(stacked)
     src, tgt = points[: len(source)], points[len(source) : len(source) + len(target)]
     gen = points[len(source) + len(target) :].reshape(len(ratios), -1, 2)
-    fig, ax = plt.subplots(figsize=(6.4, 5.0), dpi=120)
+    fig = Figure(figsize=(6.4, 5.0), dpi=120)
+    ax = fig.subplots()
     ax.scatter(*src.T, c="tab:blue", s=22, alpha=0.6, label=f"real {source_name}")
     ax.scatter(*tgt.T, c="tab:red", s=22, alpha=0.6, label=f"real {target_name}")
-    cmap = plt.get_cmap("viridis")
+    cmap = colormaps["viridis"]
     for i, r in enumerate(ratios):
         ax.scatter(*gen[i].T, color=cmap(i / max(1, len(ratios) - 1)), marker="^", s=22, alpha=0.5, zorder=2)
     centres = gen.mean(axis=1)
-    ax.plot(*src.mean(axis=0)[:, None], "o", c="tab:blue", ms=13, mec="k", zorder=3)
-    ax.plot(*tgt.mean(axis=0)[:, None], "o", c="tab:red", ms=13, mec="k", zorder=3)
+    ax.plot(*src.mean(axis=0)[:, None], "o", c="tab:blue", ms=13, mec="k", zorder=3, label=f"mean of real {source_name}")
+    ax.plot(*tgt.mean(axis=0)[:, None], "o", c="tab:red", ms=13, mec="k", zorder=3, label=f"mean of real {target_name}")
     ax.plot(centres[:, 0], centres[:, 1], c="k", lw=1.5, zorder=3)
     for i, r in enumerate(ratios):
         ax.scatter(*centres[i], color=cmap(i / max(1, len(ratios) - 1)), marker="^", s=140, edgecolors="k",
@@ -106,5 +129,4 @@ def pca_plot(source: np.ndarray, target: np.ndarray, generated: dict[float, np.n
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path

@@ -167,23 +167,44 @@ def strategy_from_dict(config: Mapping[str, Any]) -> TargetStrategy:
     return STRATEGIES[name](**config)
 
 
-def get_strategy(spec: str | TargetStrategy | Mapping[str, Any]) -> TargetStrategy:
-    """A strategy from an object, a `to_dict()` mapping, or a short spec: `"all_others"`, `"random_k:2"`."""
+def get_strategy(
+    spec: str | TargetStrategy | Mapping[str, Any],
+    *,
+    confusion: Sequence[Sequence[float]] | np.ndarray | None = None,
+    class_counts: Sequence[int] | Mapping[int, int] | None = None,
+) -> TargetStrategy:
+    """A strategy from an object, a `to_dict()` mapping, or a short spec: `"all_others"`, `"random_k:2"`,
+    `"confusion_top_k:2"` (with `confusion`) or `"to_tail:1"` (with `class_counts`, and optionally `confusion`).
+    The one parser of strategy specs, for the API, the transforms and the CLI."""
     if isinstance(spec, tuple(STRATEGIES.values())):
         return spec
     if isinstance(spec, Mapping):
         return strategy_from_dict(spec)
-    if isinstance(spec, str):
-        name, _, arg = spec.partition(":")
-        if name == "all_others" and not arg:
-            return AllOthers()
-        if name == "random_k":
-            try:
-                return RandomK(int(arg) if arg else 1)
-            except ValueError as err:
-                raise ValueError(f"Bad target strategy {spec!r}: {err} Use e.g. 'random_k:2'.") from None
+    if not isinstance(spec, str):
+        raise TypeError(f"A target strategy must be a name, a strategy object or a dict, got {type(spec).__name__}.")
+    name, _, arg = spec.partition(":")
+    if name not in STRATEGIES or (name == "all_others" and arg):
         raise ValueError(
-            f"Unknown target strategy {spec!r}; use 'all_others' or 'random_k:K', or build ConfusionTopK / ToTail "
-            "objects (they need a confusion matrix or class counts)."
+            f"Unknown target strategy {spec!r}; use all_others, random_k:K, confusion_top_k:K (with a confusion "
+            "matrix) or to_tail:K (with class counts)."
         )
-    raise TypeError(f"A target strategy must be a name, a strategy object or a dict, got {type(spec).__name__}.")
+    try:
+        k = int(arg) if arg else 1
+    except ValueError:
+        raise ValueError(f"Bad target strategy {spec!r}: K must be an int, e.g. '{name}:2'.") from None
+    if name == "all_others":
+        return AllOthers()
+    if name == "random_k":
+        return RandomK(k)
+    if name == "confusion_top_k":
+        if confusion is None:
+            raise ValueError(f"{spec!r} needs a confusion matrix (true x predicted counts), e.g. --confusion m.npy.")
+        return ConfusionTopK(confusion, k=k)
+    if class_counts is None:
+        raise ValueError(f"{spec!r} needs the number of images of each class.")
+    return ToTail(class_counts, k=k, confusion=confusion)
+
+
+def targets_per_source(strategy: TargetStrategy, classes: Sequence[int]) -> int:
+    """How many targets the strategy gives each source (the same for every source of these classes)."""
+    return len(strategy(int(classes[0]), classes, source_id="probe", seed=0))

@@ -1,10 +1,11 @@
 """Build (and optionally push) a GeNIe dataset repository: hard negatives, GeNIe-Ada images and the noise table.
 
 It runs `genie generate` and `genie ada` (both resumable: re-run the same command after a crash) into
-WORK/genie and WORK/ada, then builds WORK/repo with the configs `genie`, `genie_ada` and `noise_table` and a
-dataset card, and pushes it with `--push REPO_ID`.
+WORK/genie and WORK/ada, then `genie publish` builds WORK/repo with the configs `genie`, `genie_ada` and
+`noise_table` and a dataset card, and pushes it with `--push REPO_ID`. A pip user does the same with the three
+`genie` commands.
 
-Offline, on the shipped model and the digits (a few minutes on 2 CPU cores):
+Offline, on the shipped model and the digits (the defaults when no --dataset is given):
 
     python hub_scripts/build_genie_dataset.py --work runs/digits-genie --limit 60
 
@@ -22,14 +23,10 @@ mini-ImageNet with Stable Diffusion 1.5 at the paper's settings (one GPU; see th
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from pathlib import Path
 
-from datasets import load_dataset
-
 from genie_transforms.cli import main as genie
-from genie_transforms.hub import CardInfo, build_dataset_folder, push_folder
 
 
 def digits_source(work: Path) -> str:
@@ -45,67 +42,57 @@ def digits_source(work: Path) -> str:
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, required=True, help="working folder (jobs, repo)")
-    parser.add_argument("--dataset", default=None, help="Hub id or folder (default: the digits' train split)")
-    parser.add_argument("--dataset-revision", default=None)
-    parser.add_argument("--split", default="train")
+    parser.add_argument("--dataset", default=None, help="Hub id or folder (default: the digits' train split, with the "
+                        "bundled model and backbone)")  # fmt: skip
+    parser.add_argument("--dataset-revision", default=None, help="Hub revision of the dataset")
+    parser.add_argument("--split", default="train", help="split to read")
     parser.add_argument("--class-names", default=None, help="file with one readable class name per line")
-    parser.add_argument("--image-column", default="image")
-    parser.add_argument("--label-column", default="label")
-    parser.add_argument("--model", default="genie-tiny-digits")
-    parser.add_argument("--revision", default=None)
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--noise-ratio", type=float, default=0.8)
-    parser.add_argument("--strategy", default="random_k:1")
-    parser.add_argument("--embedder", default="genie-tiny-digits")
-    parser.add_argument("--embedder-weights", default=None)
-    parser.add_argument("--grid", type=float, nargs="+", default=[0.5, 0.6, 0.7, 0.8, 0.9])
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--image-column", default="image", help="an Image column")
+    parser.add_argument("--label-column", default="label", help="a ClassLabel column")
+    parser.add_argument("--model", default=None, help="diffusion model (required with --dataset)")
+    parser.add_argument("--revision", default=None, help="Hub revision of the model")
+    parser.add_argument("--steps", type=int, default=50, help="denoising steps")
+    parser.add_argument("--noise-ratio", type=float, default=0.8, help="r of the genie config")
+    parser.add_argument("--strategy", default="random_k:1", help="target strategy of both jobs")
+    parser.add_argument("--embedder", default=None, help="GeNIe-Ada embedder (required with --dataset)")
+    parser.add_argument("--embedder-weights", default=None, help="safetensors weights of torchvision:ARCH")
+    parser.add_argument("--grid", type=float, nargs="+", default=[0.5, 0.6, 0.7, 0.8, 0.9], help="GeNIe-Ada grid")
+    parser.add_argument("--seed", type=int, default=0, help="global seed")
     parser.add_argument("--limit", type=int, default=None, help="first N source rows only")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=16, help="rows per pipeline call")
     parser.add_argument("--push", default=None, metavar="REPO_ID", help="upload the folder to this dataset repo")
-    parser.add_argument("--private", action="store_true")
+    parser.add_argument("--private", action="store_true", help="create the repository as private")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
+    if args.dataset is not None and (args.model is None or args.embedder is None):
+        parser.error("--dataset needs --model and --embedder (the bundled digits model is for the digits only)")
 
     args.work.mkdir(parents=True, exist_ok=True)
     dataset = args.dataset or digits_source(args.work)
     common = ["--dataset", dataset, "--split", args.split, "--image-column", args.image_column,
-              "--label-column", args.label_column, "--model", args.model, "--steps", str(args.steps),
-              "--seed", str(args.seed), "--strategy", args.strategy, "--batch-size", str(args.batch_size)]  # fmt: skip
-    if args.revision:
-        common += ["--revision", args.revision]
-    if args.dataset_revision:
-        common += ["--dataset-revision", args.dataset_revision]
-    if args.class_names:
-        common += ["--class-names", args.class_names]
-    if args.limit:
-        common += ["--limit", str(args.limit)]
+              "--label-column", args.label_column, "--model", args.model or "genie-tiny-digits",
+              "--steps", str(args.steps), "--seed", str(args.seed), "--strategy", args.strategy,
+              "--batch-size", str(args.batch_size)]  # fmt: skip
+    for flag, value in (("--revision", args.revision), ("--dataset-revision", args.dataset_revision),
+                        ("--class-names", args.class_names), ("--limit", args.limit)):  # fmt: skip
+        if value is not None:
+            common += [flag, str(value)]
+    if args.no_progress:
+        common.append("--no-progress")
     generate = ["generate", *common, "--noise-ratio", str(args.noise_ratio), "--output", str(args.work / "genie")]
-    ada = ["ada", *common, "--embedder", args.embedder, "--grid", *map(str, args.grid), "--output", str(args.work / "ada")]
+    ada = ["ada", *common, "--embedder", args.embedder or "genie-tiny-digits", "--grid", *map(str, args.grid),
+           "--output", str(args.work / "ada")]  # fmt: skip
     if args.embedder_weights:
         ada += ["--embedder-weights", args.embedder_weights]
-    for command in (generate, ada):
-        if genie(command) != 0:
-            sys.exit(f"genie {command[0]} failed")
-
-    genie_ds = load_dataset(str(args.work / "genie" / "dataset"), split=args.split)
-    ada_ds = load_dataset(str(args.work / "ada" / "dataset"), split=args.split)
-    table = load_dataset(str(args.work / "ada" / "noise_table"), split=args.split)
-    first = genie_ds[0]
-    info = CardInfo(
-        model_id=first["model_id"], model_revision=first["model_revision"], seed=args.seed,
-        noise_ratios=[args.noise_ratio], strategy=args.strategy, source_dataset=args.dataset or "sklearn-digits",
-        command=" ".join(shlex.quote(a) for a in ["python", "hub_scripts/build_genie_dataset.py", *(argv or sys.argv[1:])]),
-        license="mit" if args.model == "genie-tiny-digits" else "other", embedder=args.embedder,
-        pretty_name=f"GeNIe hard negatives of {args.dataset or 'digits'}",
-        extra={"GeNIe-Ada grid": args.grid, "denoising steps": args.steps},
-    )  # fmt: skip
-    folder = build_dataset_folder(args.work / "repo", {"genie": {args.split: genie_ds}, "genie_ada": {args.split: ada_ds},
-                                                       "noise_table": {args.split: table}}, info)  # fmt: skip
-    print(f"built {folder} ({len(genie_ds)} hard negatives, {len(ada_ds)} Ada images, {len(table)} noise-table rows)")
+    publish = ["publish", "--genie", str(args.work / "genie"), "--ada", str(args.work / "ada"),
+               "--output", str(args.work / "repo")]  # fmt: skip
     if args.push:
-        files = push_folder(folder, args.push, private=args.private)
-        print(f"pushed {len(files)} files to https://huggingface.co/datasets/{args.push}")
-    return folder
+        publish += ["--push", args.push] + (["--private"] if args.private else [])
+    for command in (generate, ada, publish):
+        status = genie(command)
+        if status != 0:
+            sys.exit(status)
+    return args.work / "repo"
 
 
 if __name__ == "__main__":

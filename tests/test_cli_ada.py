@@ -15,12 +15,17 @@ def source_dir(saved_source):
     return saved_source(4)
 
 
-def _args(source_dir, model, out, *extra):
-    return ["ada", "--dataset", str(source_dir), "--model", str(model), "--steps", "10", "--strategy", "random_k:2",
-            "--chunk-size", "2", "--output", str(out), "--no-progress", *extra]  # fmt: skip
+@pytest.fixture
+def _args(classifier_weights):
+    def args(source_dir, model, out, *extra):
+        return ["ada", "--dataset", str(source_dir), "--model", str(model), "--steps", "10", "--strategy", "random_k:2",
+                "--chunk-size", "2", "--output", str(out), "--no-progress", "--embedder", "torchvision:resnet18",
+                "--embedder-weights", str(classifier_weights), *extra]  # fmt: skip
+
+    return args
 
 
-def test_ada_command_writes_images_noise_table_and_curves(source_dir, tiny_model_path, tmp_path, capsys):
+def test_ada_command_writes_images_noise_table_and_curves(source_dir, tiny_model_path, tmp_path, capsys, _args):
     out = tmp_path / "ada"
     assert main(_args(source_dir, tiny_model_path, out)) == 0
     images = load_dataset(str(out / "dataset"), split="train")
@@ -29,7 +34,7 @@ def test_ada_command_writes_images_noise_table_and_curves(source_dir, tiny_model
     assert set(table.column_names) >= {"source_index", "source_label", "target", "r_star", "grid", "projections",
                                        "jumps", "embedder", "model_id", "model_revision", "seed", "noise_seed"}
     row = table[0]
-    assert row["embedder"] == "genie-tiny-digits-backbone" and len(row["projections"]) == 5
+    assert row["embedder"] == "resnet18:resnet18-10-classes.safetensors" and len(row["projections"]) == 5
     assert row["r_star"] == pytest.approx(row["grid"][int(np.argmax(row["jumps"])) + 1])
     assert images.features["label"].names == NAMES and images["noise_ratio"] == table["r_star"]
     curves = Image.open(out / "curves.png")
@@ -44,8 +49,11 @@ def test_ada_command_writes_images_noise_table_and_curves(source_dir, tiny_model
         assert np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int)).max() <= 2
 
 
-def test_ada_command_errors(source_dir, tiny_model_path, tmp_path, capsys):
-    assert main(_args(source_dir, tiny_model_path, tmp_path / "a", "--grid", "0.5")) == 2
+def test_ada_command_errors(source_dir, tiny_model_path, tmp_path, capsys, _args):
+    assert main(_args(source_dir, tiny_model_path, tmp_path / "a", "--grid", "0.5")) == 1
     assert "at least two" in capsys.readouterr().err
-    assert main(_args(source_dir, tiny_model_path, tmp_path / "b", "--embedder", "torchvision:resnet18")) == 2
+    args = _args(source_dir, tiny_model_path, tmp_path / "b")
+    assert main(args[: args.index("--embedder-weights")]) == 1
     assert "needs --embedder-weights" in capsys.readouterr().err
+    assert main(_args(source_dir, tiny_model_path, tmp_path / "c", "--embedder", "genie-tiny-digits")) == 2
+    assert "draws the digits zero to nine and nothing else" in capsys.readouterr().err

@@ -42,7 +42,8 @@ def test_generate_writes_chunks_and_a_loadable_dataset(source_dir, tiny_model_pa
     assert json.loads((out / "job.json").read_text())["targets"] == {"name": "random_k", "k": 1}
 
 
-def test_resume_after_a_crash_redoes_nothing_and_loses_nothing(source_dir, tiny_model_path, tmp_path, monkeypatch):
+def test_resume_after_a_crash_redoes_nothing_and_loses_nothing(source_dir, tiny_model_path, tmp_path, monkeypatch,
+                                                               capsys):  # fmt: skip
     out = tmp_path / "job"
     real = GenieGenerator.generate
     calls = {"n": 0}
@@ -54,8 +55,8 @@ def test_resume_after_a_crash_redoes_nothing_and_loses_nothing(source_dir, tiny_
         return real(self, *a, **k)
 
     monkeypatch.setattr(GenieGenerator, "generate", crashing)
-    with pytest.raises(KeyboardInterrupt):
-        main(_args(source_dir, tiny_model_path, out))
+    assert main(_args(source_dir, tiny_model_path, out)) == 130  # Ctrl-C: one line, no traceback
+    assert "run the same command again to resume" in capsys.readouterr().err
     finished = sorted((out / "chunks").glob("chunk-*.parquet"))
     assert len(finished) == 2 and not (out / "dataset").exists()
     mtimes = {p: p.stat().st_mtime_ns for p in finished}
@@ -93,15 +94,15 @@ def test_shards_follow_the_launcher_environment(source_dir, tiny_model_path, tmp
 def test_a_resumed_job_must_keep_its_settings(source_dir, tiny_model_path, tmp_path, capsys):
     out = tmp_path / "job"
     main(_args(source_dir, tiny_model_path, out, "--limit", "3"))
-    assert main(_args(source_dir, tiny_model_path, out, "--limit", "3", "--seed", "5")) == 2
+    assert main(_args(source_dir, tiny_model_path, out, "--limit", "3", "--seed", "5")) == 1
     assert "other settings (seed differ)" in capsys.readouterr().err
 
 
 def test_generate_command_errors_are_clear(source_dir, tiny_model_path, tmp_path, capsys):
-    assert main(_args(source_dir, tiny_model_path, tmp_path / "a", "--label-column", "kind")) == 2
+    assert main(_args(source_dir, tiny_model_path, tmp_path / "a", "--label-column", "kind")) == 1
     assert "no column 'kind'" in capsys.readouterr().err
-    assert main(_args(source_dir, tiny_model_path, tmp_path / "b", "--strategy", "confusion_top_k:2")) == 2
-    assert "needs --confusion" in capsys.readouterr().err
+    assert main(_args(source_dir, tiny_model_path, tmp_path / "b", "--strategy", "confusion_top_k:2")) == 1
+    assert "needs a confusion matrix" in capsys.readouterr().err
 
 
 def test_generate_reads_an_imagefolder(tiny_model_path, tmp_path):

@@ -1,27 +1,74 @@
-"""`genie <command>`: one CLI, each command a small module with `register(subparsers)` and `run(args)`."""
+"""`genie <command>`: one CLI, each command a small module with `register(subparsers)` and `run(args)`.
+
+Exit status: 0 on success, 1 for an error at run time (one line on stderr), 2 for a usage error, 130 after Ctrl-C
+(the line says how to resume). A bug in genie-transforms still shows its traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from . import ada, bench, demo, env, generate, push
+from .. import __version__
+from . import ada, bench, demo, env, generate, publish, push
+from .common import UsageError
 
-COMMANDS = (demo, generate, ada, push, bench, env)
+COMMANDS = (demo, generate, ada, publish, push, bench, env)
+QUIET_ENV = {
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # the loading bars of huggingface_hub, diffusers and transformers
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "DIFFUSERS_VERBOSITY": "error",
+    "DATASETS_VERBOSITY": "error",
+    "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genie", description="GeNIe hard negatives through diffusion.")
+    parser.add_argument("--version", action="version", version=f"genie-transforms {__version__}")
+    parser.add_argument("--verbose", action="store_true", help="show the warnings and logs of the libraries underneath")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(sub)
     return parser
 
 
+def quiet_console() -> None:
+    """Users see our progress and results: third-party progress bars, logs and warnings are off (`--verbose`
+    keeps them). Our own warnings (`GenieWarning`) and log lines still show."""
+    import logging
+    import warnings
+
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    warnings.filterwarnings("ignore")
+    from ..errors import GenieWarning
+
+    warnings.filterwarnings("default", category=GenieWarning)
+    logger = logging.getLogger("genie_transforms")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("genie: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.verbose:
+        quiet_console()
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError, OSError) as err:
+    except UsageError as err:
         print(f"genie {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"genie {args.command}: interrupted; finished work is kept, run the same command again to resume",
+              file=sys.stderr)  # fmt: skip
+        return 130
+    except (ValueError, OSError, ImportError, RuntimeError) as err:
+        print(f"genie {args.command}: error: {err}", file=sys.stderr)
+        return 1

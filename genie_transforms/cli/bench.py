@@ -15,28 +15,29 @@ import platform
 import tempfile
 from pathlib import Path
 
-import numpy as np
+from .common import add_parser
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("bench", help="measure the engine's speed (printed and written as JSON)",
-                            description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = add_parser(sub, "bench", "measure the engine's speed (printed and written as JSON)", __doc__)
     parser.add_argument("--model", default="genie-tiny-digits", help="genie-tiny-digits, tiny, or a Hub id / folder")
     parser.add_argument("--images", type=int, default=16, help="images per measurement (default: %(default)s)")
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--noise-ratio", type=float, default=0.8)
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--steps", type=int, default=50, help="denoising steps of the full schedule")
+    parser.add_argument("--noise-ratio", type=float, default=0.8, help="r of the throughput figures")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 16], help="engine batch sizes to time")
     parser.add_argument("--repeats", type=int, default=1, help="timed runs per figure, best kept (after a warm-up)")
     parser.add_argument("--ada-pairs", type=int, default=32, help="pairs for the Ada figures (0 to skip)")
-    parser.add_argument("--quality-images", type=int, default=200, help="images for the fast preset's oracle figures")
-    parser.add_argument("--device", default=None)
+    parser.add_argument("--quality-images", type=int, default=200, help="images for the fast preset's oracle figures "
+                        "(0 to skip)")  # fmt: skip
+    parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     parser.add_argument("--channels-last", action="store_true", help="measure with the UNet in channels-last format")
     parser.add_argument("--compile", action="store_true", help="measure with torch.compile on the UNet")
-    parser.add_argument("--json", type=Path, default=Path("genie-bench.json"))
+    parser.add_argument("--json", type=Path, default=Path("genie-bench.json"), help="where to write the figures")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
     import torch
     from PIL import Image
 

@@ -13,7 +13,7 @@ PACKAGES = (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("env", help="print versions and devices for bug reports")
+    parser = sub.add_parser("env", help="print versions and devices for bug reports", description=__doc__)
     parser.set_defaults(func=run)
 
 

@@ -3,7 +3,7 @@ the same budget of extra images per class."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -98,8 +98,10 @@ def episode_training_set(method: str, episode: Episode, images: Sequence[Image.I
     sources, ids = [images[r] for r in rows], [f"row{r}" for r in rows]
     if method == "genie_ada":
         out = ada.run(sources, targets, prototypes=prototypes, seed=seed, prompts=prompts, source_ids=ids)
+    elif method == "txt2img":  # pure text-to-image: no source image enters it
+        out = generator.text_to_image(targets, seed=seed, prompts=prompts, source_ids=ids, progress=False)
     else:
-        ratio = {"img2img_0.3": 0.3, "img2img_0.7": 0.7, "txt2img": 1.0, "genie": config.genie_ratio}[method]
+        ratio = {"img2img_0.3": 0.3, "img2img_0.7": 0.7, "genie": config.genie_ratio}[method]
         out = generator.generate(sources, targets, ratio, seed=seed, prompts=prompts, source_ids=ids, progress=False)
     return list(out.images), targets
 
@@ -114,10 +116,14 @@ def evaluate_few_shot(
     prompts: PromptMap | None = None,
     classes: Sequence[int] | None = None,
     progress: bool = True,
+    on_episode: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Mean accuracy and 95% interval of every method over the same episodes (drawn from `classes` of `labels`).
+    """Mean accuracy and 95% interval of every method over the same episodes (drawn from `classes` of `labels`),
+    and the paired differences between methods (see [`paired_differences`]).
 
-    Returns `{"config": ..., "methods": {method: {"mean", "ci95", "accuracies", "extra_per_class"}}}`.
+    Returns `{"config": ..., "episodes": n, "methods": {method: {"mean", "ci95", "accuracies", "extra_per_class"}},
+    "paired": {...}}`. `on_episode` is called with the results so far after every episode (to write them as the
+    run goes).
     """
     if len(images) != len(labels):
         raise ValueError(f"Got {len(images)} images and {len(labels)} labels.")
@@ -149,9 +155,38 @@ def evaluate_few_shot(
                                                   prototypes)  # fmt: skip
             train_x = np.concatenate([base_x, embedder(extra)]) if extra else base_x
             accuracies[method].append(linear_probe_accuracy(train_x, base_y + extra_y, query_x, query_y))
+        if on_episode is not None:
+            on_episode(_summary(config, accuracies))
+    return _summary(config, accuracies)
+
+
+def _summary(config: FewShotConfig, accuracies: dict[str, list[float]]) -> dict[str, Any]:
     results = {}
     for method, accs in accuracies.items():
         mean, ci = mean_confidence_interval(accs)
         extra = 0 if method == "none" else config.per_class
         results[method] = {"mean": mean, "ci95": ci, "accuracies": accs, "extra_per_class": extra}
-    return {"config": asdict(config), "episodes": len(episodes), "methods": results}
+    episodes = len(next(iter(accuracies.values()), []))
+    return {"config": asdict(config), "episodes": episodes, "methods": results, "paired": paired_differences(accuracies)}
+
+
+PAIRS = (("genie", "txt2img"), ("genie", "img2img_0.7"), ("genie", "img2img_0.3"), ("genie_ada", "genie"),
+         ("genie", "none"), ("genie_ada", "txt2img"))  # fmt: skip
+
+
+def paired_differences(accuracies: dict[str, list[float]], pairs: Sequence[tuple[str, str]] = PAIRS) -> dict[str, Any]:
+    """Per-episode differences `a - b` for each pair of methods that both ran (every method sees the same episodes):
+    the mean, its 95% interval (paired t: t(0.975, n - 1) * sd / sqrt(n)) and whether the interval excludes 0."""
+    from scipy.stats import t as student
+
+    out = {}
+    for a, b in pairs:
+        if a not in accuracies or b not in accuracies or not accuracies[a]:
+            continue
+        diff = np.asarray(accuracies[a]) - np.asarray(accuracies[b])
+        n = len(diff)
+        half = float(student.ppf(0.975, n - 1) * diff.std(ddof=1) / np.sqrt(n)) if n > 1 else float("inf")
+        mean = float(diff.mean())
+        out[f"{a} - {b}"] = {"mean": mean, "ci95": half, "low": mean - half, "high": mean + half,
+                             "significant": bool(n > 1 and (mean - half > 0 or mean + half < 0)), "episodes": n}  # fmt: skip
+    return out

@@ -108,8 +108,11 @@ def evaluate_long_tail(
                 sources += [train[r] for r in rows]
                 targets += [c] * need
                 ids += [f"lt{keep[r]}" for r in rows]
-            ratio = noise_ratio if method == "genie" else 1.0
-            out = generator.generate(sources, targets, ratio, seed=seed, prompts=prompts, source_ids=ids, progress=False)
+            if method == "genie":
+                out = generator.generate(sources, targets, noise_ratio, seed=seed, prompts=prompts, source_ids=ids,
+                                         progress=False)  # fmt: skip
+            else:  # txt2img: pure text-to-image, no source image enters it
+                out = generator.text_to_image(targets, seed=seed, prompts=prompts, source_ids=ids, progress=False)
             extra_x, extra_y = embedder(list(out.images)), targets
         pred = _fit_predict(np.concatenate([x, extra_x]), np.concatenate([y, np.asarray(extra_y, dtype=y.dtype)]), test_x)
         correct = pred == test_y

@@ -1,0 +1,204 @@
+"""What the `genie` commands share: option groups, building the generator and reading the source dataset.
+
+Only argparse and the standard library are imported at module level, so that `genie --help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BUNDLED_MODEL = "genie-tiny-digits"
+SCHEDULER_CHOICES = ("dpmsolver++", "ddim", "euler", "lcm", "pipeline")
+PRESET_CHOICES = ("paper", "fast", "turbo", "lcm")
+
+
+class UsageError(ValueError):
+    """A bad combination of command-line options (exit status 2, like argparse's own errors)."""
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps the command's description as written and shows every option's default."""
+
+
+def add_parser(sub: argparse._SubParsersAction, name: str, help: str, doc: str | None) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help, description=doc, formatter_class=HelpFormatter)
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {value}")
+    return value
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str | None = None, steps: int | None = None,
+                        batch_size: int = 8) -> None:  # fmt: skip
+    """Model and generation options (the same in `genie generate`, `genie ada` and `genie demo`)."""
+    group = parser.add_argument_group("model")
+    if default_model is None:
+        group.add_argument("--model", required=True,
+                           help=f"Hub id or local folder of the diffusion model ({BUNDLED_MODEL}: the small digits "
+                                "model the package ships, for the digits only)")  # fmt: skip
+    else:
+        group.add_argument("--model", default=default_model, help="Hub id or local folder of the diffusion model")
+    group.add_argument("--revision", default=None, help="Hub revision (commit) of the model; pin it")
+    group.add_argument("--preset", choices=PRESET_CHOICES, default=None,
+                       help="settings preset: paper (METHOD.md), fast (20 steps), turbo (SD-Turbo), lcm; explicit "
+                            "options win")  # fmt: skip
+    group.add_argument("--steps", type=positive_int, default=steps,
+                       help="denoising steps of the full schedule (the preset's, else 50 as the paper)")
+    group.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (the preset's, else 7.5)")
+    group.add_argument("--scheduler", choices=SCHEDULER_CHOICES, default=None,
+                       help="scheduler (the preset's, else dpmsolver++); 'pipeline' keeps the model's own")
+    group.add_argument("--timestep-spacing", choices=("linspace", "leading", "trailing"), default=None,
+                       help="timestep spacing (the scheduler's own by default; trailing for Turbo models)")
+    group.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default=None,
+                       help="weights dtype (float16 on CUDA, float32 on CPU)")
+    group.add_argument("--variant", default=None, help="weights variant to download and load, e.g. fp16")
+    group.add_argument("--offload", choices=("model", "sequential"), default=None,
+                       help="CPU offload for GPUs with little memory (needs accelerate and CUDA)")
+    group.add_argument("--lora", action="append", default=[], metavar="SOURCE[:SCALE]",
+                       help="LoRA weights (.safetensors file, folder or Hub id); repeat for several")
+    group.add_argument("--textual-inversion", action="append", default=[], metavar="SOURCE[:<TOKEN>]",
+                       help="learned token embedding (.safetensors); prompts can then name the token")
+    group.add_argument("--batch-size", type=positive_int, default=batch_size, help="rows per pipeline call")
+    group.add_argument("--device", default=None, help="cuda, cuda:1 or cpu (default: this process's GPU, or cpu)")
+
+
+def build_generator(args: argparse.Namespace, **overrides: Any):
+    """A `GenieGenerator` from the model options (loaded lazily; its revision resolved now, for job settings)."""
+    from ..generator import GenieGenerator
+
+    settings = {"num_inference_steps": args.steps, "guidance_scale": args.guidance, "scheduler": args.scheduler,
+                "timestep_spacing": args.timestep_spacing, **overrides}  # fmt: skip
+    gen = GenieGenerator.from_pretrained(
+        args.model, revision=args.revision, device=process_device(args.device), dtype=args.dtype, variant=args.variant,
+        offload=args.offload, lora=args.lora, textual_inversion=args.textual_inversion, preset=args.preset,
+        batch_size=args.batch_size, progress=False, **{k: v for k, v in settings.items() if v is not None},
+    )  # fmt: skip
+    gen.resolve_revision()
+    return gen
+
+
+def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """Source-dataset options."""
+    group = parser.add_argument_group("source dataset")
+    group.add_argument("--dataset", required=required, default=None,
+                       help="Hub id, save_to_disk folder, or data folder (imagefolder, parquet)")
+    group.add_argument("--config", default=None, help="dataset configuration name")
+    group.add_argument("--dataset-revision", default=None, help="Hub revision (commit) of the dataset; pin it")
+    group.add_argument("--split", default="train", help="split to read")
+    group.add_argument("--image-column", default="image", help="an Image column")
+    group.add_argument("--label-column", default="label", help="a ClassLabel column (its names make the prompts)")
+    group.add_argument("--class-names", type=Path, default=None,
+                       help="text file with one readable class name per line, in label order (for bare ids)")
+    group.add_argument("--template", default=None,
+                       help="prompt template with one {} (default: the model's declared one, else 'a photo of a {}.')")
+    group.add_argument("--synonyms", choices=("all", "first"), default="all",
+                       help="for WordNet synonym lists ('tabby, tabby cat'): keep all (the reference code) or the first")
+    group.add_argument("--limit", type=positive_int, default=None, help="use only the first N rows (to try a run)")
+
+
+def add_job_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of a resumable, sharded job."""
+    group = parser.add_argument_group("job")
+    group.add_argument("--seed", type=int, default=0, help="global seed (each row's noise comes from it, its source "
+                       "index and target)")  # fmt: skip
+    group.add_argument("--output", type=Path, required=True, help="job folder (chunks, job.json, dataset/)")
+    group.add_argument("--chunk-size", type=positive_int, default=64, help="source rows per parquet chunk")
+    group.add_argument("--num-shards", type=positive_int, default=None, help="number of processes (default: WORLD_SIZE or 1)")
+    group.add_argument("--shard-index", type=int, default=None, help="this process's shard (default: RANK or 0)")
+    group.add_argument("--errors", choices=("raise", "skip"), default="raise", help="on an image that cannot be decoded")
+    group.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_strategy_arguments(parser: Any) -> None:
+    parser.add_argument("--strategy", default="all_others",
+                        help="targets of each source: all_others (every other class, the paper's few-shot pairing), "
+                             "random_k:K, confusion_top_k:K (with --confusion) or to_tail:K")  # fmt: skip
+    parser.add_argument("--confusion", type=Path, default=None,
+                        help=".npy confusion matrix (true x predicted) for confusion_top_k / to_tail")
+
+
+@dataclass
+class SourceData:
+    """The source split as the job reads it (after --limit), the whole split, and its prompts."""
+
+    ds: Any
+    full: Any
+    prompts: Any
+    names: list[str]
+
+
+def read_source(args: argparse.Namespace, gen: Any) -> SourceData:
+    """Load and check the source split, and make its prompt map with the model's declared template (or
+    --template, with a warning when it differs from the model's)."""
+    from ..datasets import check_dataset, prompt_map_for
+    from ..jobs import load_source
+    from ..prompts import PromptMap
+
+    full = load_source(args.dataset, args.split, args.config, args.dataset_revision)
+    check_dataset(full, args.image_column, args.label_column)
+    ds = full.select(range(min(args.limit, len(full)))) if args.limit is not None else full
+    names = None
+    if args.class_names is not None:
+        names = [line.strip() for line in args.class_names.read_text().splitlines() if line.strip()]
+        feature = full.features[args.label_column]
+        expected = getattr(feature, "num_classes", None)
+        if expected is not None and len(names) != expected:
+            raise UsageError(f"--class-names {args.class_names} has {len(names)} names, but {args.label_column!r} has "
+                             f"{expected} classes; give one name per class, in label order.")  # fmt: skip
+    elif hasattr(full.features[args.label_column], "names"):
+        names = list(full.features[args.label_column].names)
+    template = args.template or gen.prompt_template
+    prompts = None
+    if names is not None:
+        prompts = PromptMap(names, synonyms=args.synonyms, **({"template": template} if template else {}))
+    prompts = prompt_map_for(full.features, args.label_column, prompts, gen)
+    check_bundled(args, [prompts.names[i] for i in prompts.labels])
+    return SourceData(ds, full, prompts, [prompts.names[i] for i in prompts.labels])
+
+
+def check_bundled(args: argparse.Namespace, names: list[str]) -> None:
+    """The bundled digits model (and backbone) draw the digits and nothing else: refuse them on other data."""
+    from ..digits import DIGIT_NAMES
+
+    used = [flag for flag in ("model", "embedder") if getattr(args, flag, None) == BUNDLED_MODEL]
+    if used and names != list(DIGIT_NAMES):
+        flags = " and ".join(f"--{flag}" for flag in used)
+        raise UsageError(
+            f"{flags} {BUNDLED_MODEL} is the small digits model the package ships: it draws the digits zero to nine "
+            f"and nothing else, but this dataset's classes are {names[:6]}{' ...' if len(names) > 6 else ''}. Pass "
+            "--model with a Stable Diffusion id or folder (and --embedder torchvision:ARCH --embedder-weights FILE)."
+        )
+
+
+def shard_from_env(num_shards: int | None, shard_index: int | None) -> tuple[int, int]:
+    """Shard count and index: given, or from a launcher (`WORLD_SIZE`/`RANK` of torchrun and accelerate, or
+    `SLURM_ARRAY_TASK_COUNT`/`SLURM_ARRAY_TASK_ID` of a Slurm array), or (1, 0)."""
+    env = os.environ
+    n = num_shards or int(env.get("WORLD_SIZE") or env.get("SLURM_ARRAY_TASK_COUNT") or 1)
+    i = shard_index if shard_index is not None else int(env.get("RANK") or env.get("SLURM_ARRAY_TASK_ID") or 0)
+    if not 0 <= i < n:
+        raise UsageError(f"--shard-index must be in [0, {n}) for {n} shards, got {i}.")
+    return n, i
+
+
+def process_device(device: str | None) -> str | None:
+    """The device of this process: given, else its local GPU under a launcher (`LOCAL_RANK`), else the default."""
+    if device is None and "LOCAL_RANK" in os.environ:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"cuda:{int(os.environ['LOCAL_RANK']) % torch.cuda.device_count()}"
+    return device
+
+
+def rows_per_call(batch_size: int, per_source: int) -> int:
+    """Source rows per generation call: enough to fill a batch, so the progress bar moves every batch."""
+    return max(1, math.ceil(batch_size / max(1, per_source)))

@@ -1,0 +1,100 @@
+"""`genie publish`: a dataset repository folder (and optionally its upload) from finished job folders.
+
+    genie publish --genie runs/genie --ada runs/ada --output runs/repo [--push my-org/digits-genie]
+
+It reads the jobs' `job.json` and merged datasets and writes OUTPUT with the configs `genie` (from `genie
+generate`), `genie_ada` and `noise_table` (from `genie ada`), self-contained parquet shards, and a dataset card
+that names the model and revision, prompt template, r, strategy, seed, source dataset and how to regenerate the
+Ada images. `datasets.load_dataset(OUTPUT, "genie")` reads it exactly as the Hub will.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from .common import UsageError, add_parser
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = add_parser(sub, "publish", "build a Hub dataset folder from genie generate / genie ada jobs", __doc__)
+    parser.add_argument("--genie", type=Path, default=None, help="a finished `genie generate` job folder")
+    parser.add_argument("--ada", type=Path, default=None, help="a finished `genie ada` job folder")
+    parser.add_argument("--output", type=Path, required=True, help="the repository folder to write")
+    parser.add_argument("--pretty-name", default=None, help="title of the dataset card")
+    parser.add_argument("--license", default=None,
+                        help="license of the generated data (default: cc-by-4.0 for the bundled digits model, else other)")
+    parser.add_argument("--push", default=None, metavar="REPO_ID", help="then upload the folder to this dataset repo")
+    parser.add_argument("--private", action="store_true", help="create the repository as private")
+    parser.add_argument("--large", action="store_true", help="resumable upload_large_folder for big folders")
+    parser.set_defaults(func=run)
+
+
+def read_job(folder: Path, command: str) -> dict[str, Any]:
+    """A finished job's settings (its `job.json`), checked to be of the expected command."""
+    path = folder / "job.json"
+    if not path.is_file():
+        raise UsageError(f"{folder} is not a job folder (no job.json); give the --output folder of `genie {command}`.")
+    job = json.loads(path.read_text())
+    if job.get("command") != command:
+        raise UsageError(f"{folder} holds a `genie {job.get('command')}` job, not `genie {command}`.")
+    if not (folder / "dataset").is_dir():
+        raise UsageError(f"{folder} is not finished (no dataset/ yet); run the remaining shards of the job first.")
+    return job
+
+
+def strategy_spec(config: dict[str, Any]) -> str:
+    return config["name"] + (f":{config['k']}" if "k" in config else "")
+
+
+def run(args: argparse.Namespace) -> int:
+    from datasets import load_dataset
+
+    from ..hub import CardInfo, build_dataset_folder, check_repo_id, push_folder
+
+    if args.genie is None and args.ada is None:
+        raise UsageError("give --genie and/or --ada job folders to publish.")
+    if args.push:
+        check_repo_id(args.push)
+    configs, jobs = {}, []
+    if args.genie is not None:
+        job = read_job(args.genie, "generate")
+        jobs.append(job)
+        configs["genie"] = {job["split"]: load_dataset(str(args.genie / "dataset"), split=job["split"])}
+    if args.ada is not None:
+        job = read_job(args.ada, "ada")
+        jobs.append(job)
+        configs["genie_ada"] = {job["split"]: load_dataset(str(args.ada / "dataset"), split=job["split"])}
+        configs["noise_table"] = {job["split"]: load_dataset(str(args.ada / "noise_table"), split=job["split"])}
+    first = jobs[0]
+    settings = first["generator"]
+    for job in jobs[1:]:
+        for key in ("model_id", "model_revision", "prompt_template"):
+            if job["generator"][key] != settings[key]:
+                raise UsageError(f"The jobs differ in {key} ({settings[key]!r} and {job['generator'][key]!r}); "
+                                 "publish jobs of one model together.")  # fmt: skip
+    ratios = sorted({r for job in jobs for r in job.get("noise_ratio", [])})
+    ada = next((job["ada"] for job in jobs if "ada" in job), None)
+    bundled = settings["model_id"] == "genie-tiny-digits"
+    info = CardInfo(
+        model_id=settings["model_id"], model_revision=settings["model_revision"], seed=first["seed"],
+        noise_ratios=ratios or ([] if ada is None else ada["grid"]), strategy=strategy_spec(first["targets"]),
+        source_dataset=first["dataset"], source_revision=first.get("dataset_revision"),
+        prompt_template=first.get("prompt_template"), command=" ".join(shlex.quote(a) for a in ["genie", *sys.argv[1:]])
+        if sys.argv and Path(sys.argv[0]).name == "genie" else "",
+        license=args.license or ("cc-by-4.0" if bundled else "other"),
+        pretty_name=args.pretty_name or f"GeNIe hard negatives of {Path(first['dataset']).name}",
+        embedder=None if ada is None else ada["embedder"],
+        extra={} if ada is None else {"GeNIe-Ada grid": ada["grid"], "GeNIe-Ada mode": ada["mode"]},
+    )  # fmt: skip
+    folder = build_dataset_folder(args.output, configs, info)
+    counts = ", ".join(f"{name}: {sum(len(d) for d in splits.values())} rows" for name, splits in configs.items())
+    print(f"built {folder} ({counts}); datasets.load_dataset('{folder}', '<config>') reads it")
+    if args.push:
+        files = push_folder(folder, args.push, private=args.private, large=args.large)
+        print(f"pushed {len(files)} files to https://huggingface.co/datasets/{args.push}")
+    return 0
