@@ -277,7 +277,8 @@ def push_folder(
     """Create the dataset repository (if needed) and upload the folder; returns the files sent.
 
     The token is `token`, else `HF_TOKEN` or your `hf auth login`; it is never printed. `dry_run` only lists the
-    files. `large=True` uses `upload_large_folder` (resumable, for big folders). A failure (no network, no
+    files. `large=True` uses `upload_large_folder` (resumable, for big folders) on huggingface_hub 1.x; from 2.0
+    on, `upload_folder` itself commits large folders in batches and resumes when re-run (with `hf_xet`). A failure (no network, no
     permission) raises an `OSError` with one line that says what to do.
     """
     from huggingface_hub import HfApi
@@ -289,7 +290,7 @@ def push_folder(
     api = HfApi(token=token or os.environ.get("HF_TOKEN") or None)
     try:
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-        if large:
+        if large and hasattr(api, "upload_large_folder"):  # huggingface_hub 1.x; 2.x's upload_folder resumes itself
             api.upload_large_folder(repo_id=repo_id, folder_path=str(folder), repo_type="dataset", print_report=False)
         else:
             api.upload_folder(repo_id=repo_id, folder_path=str(folder), repo_type="dataset",

@@ -61,14 +61,32 @@ def bank_path(tmp_path_factory, tiny_generator):
     return str(path)
 
 
+NAMES = ["cat", "dog", "car", "boat"]
+
+
+def build_dataset(n=6, names=NAMES):
+    """A small image-classification `Dataset`: random 32 x 32 RGB images, labels cycling over `names`."""
+    from datasets import ClassLabel, Dataset, Features
+    from datasets import Image as ImageFeature
+
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)) for _ in range(n)]
+    features = Features({"image": ImageFeature(), "label": ClassLabel(names=names)})
+    return Dataset.from_dict({"image": images, "label": [i % len(names) for i in range(n)]}, features=features)
+
+
+@pytest.fixture(scope="session")
+def make_dataset():
+    return build_dataset
+
+
 @pytest.fixture
 def saved_source(tmp_path):
-    """Save `make_dataset(n)` (tests/test_datasets.py) to disk and return its path: a source for the CLI."""
-    from .test_datasets import make_dataset
+    """Save `build_dataset(n)` to disk and return its path: a source for the CLI."""
 
     def save(n):
         path = tmp_path / f"source-{n}"
-        make_dataset(n).save_to_disk(str(path))
+        build_dataset(n).save_to_disk(str(path))
         return path
 
     return save

@@ -8,7 +8,6 @@ from genie_transforms import GenieGenerator
 from genie_transforms.cli import main
 from genie_transforms.generator import PRESETS
 
-from .test_jobs import _args, source_dir  # noqa: F401
 
 
 def test_bench_command_writes_every_figure(tmp_path, capsys):
@@ -32,13 +31,6 @@ def test_bench_on_the_digits_model_reports_ada_and_the_fast_preset(tmp_path):
     assert set(ada["seconds_per_image"]) == {"exact", "cheap", "genie_0.8"}
     fast = figures["fast_preset"]
     assert fast["settings"]["num_inference_steps"] == 20 and 0 <= fast["oracle_reads_target_fast"] <= 1
-
-
-def test_estimate_prints_a_projection_and_writes_nothing(source_dir, tiny_model_path, tmp_path, capsys):  # noqa: F811
-    out = tmp_path / "job"
-    assert main(_args(source_dir, tiny_model_path, out, "--estimate", "2")) == 0
-    assert "h for the 10 source rows" in capsys.readouterr().out
-    assert not out.exists()
 
 
 def test_out_of_memory_halves_the_batch_and_keeps_the_rows(tiny_model_path, prompts, rgb_images, monkeypatch):

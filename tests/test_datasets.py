@@ -10,15 +10,8 @@ from PIL import Image
 from genie_transforms import GenieGenerator
 from genie_transforms.datasets import generate_hard_negatives, genie_map, output_features
 
-NAMES = ["cat", "dog", "car", "boat"]
-
-
-def make_dataset(n=6, names=NAMES):
-    rng = np.random.default_rng(0)
-    images = [Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)) for _ in range(n)]
-    features = Features({"image": ImageFeature(), "label": ClassLabel(names=names)})
-    return Dataset.from_dict({"image": images, "label": [i % len(names) for i in range(n)]}, features=features)
-
+from .conftest import NAMES
+from .conftest import build_dataset as make_dataset
 
 def rows_of(ds):
     """Comparable provenance of every row."""

@@ -1,30 +1,50 @@
 import json
 import logging
+import os
+import shutil
+import subprocess
+import sys
 
-import httpx2
-import numpy as np
 import huggingface_hub
+import numpy as np
 import pytest
 import yaml
-from datasets import ClassLabel, load_dataset
+from datasets import ClassLabel, Dataset, load_dataset
 from datasets import Image as ImageFeature
+from PIL import Image
 
-from genie_transforms import __version__
+from genie_transforms import GenieGenerator, __version__
 from genie_transforms.ada import GenieAda, class_prototypes
 from genie_transforms.cli import main
 from genie_transforms.datasets import generate_hard_negatives, genie_ada_map, noise_table, output_features
 from genie_transforms.embedders import Embedder
-from genie_transforms.hub import CardInfo, build_dataset_folder, check_repo_id, load_config, load_noise_table, push_folder
+from genie_transforms.hub import (
+    CardInfo, build_dataset_folder, check_name, check_repo_id, folder_files, load_config, load_noise_table, push_folder,
+    regenerate_ada_images,
+)  # fmt: skip
 
-from .test_ada import pooled
-from .test_datasets import NAMES, make_dataset
+from .hub_server import LocalHub
 
 TOKEN = "hf_not_a_real_token_123"
+NAMES = ["cat", "dog", "car", "boat"]
+GRID = (0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def pooled(x):
+    """A small hand-made embedder: mean colour and mean of each image quadrant (12 features)."""
+    import torch
+
+    q = torch.nn.functional.adaptive_avg_pool2d(x, 2).flatten(1)
+    return torch.cat([x.mean(dim=(2, 3)), q], dim=1)
 
 
 @pytest.fixture(scope="module")
-def splits(tiny_generator):
-    source = make_dataset(4)
+def source(make_dataset):
+    return make_dataset(4)
+
+
+@pytest.fixture(scope="module")
+def splits(tiny_generator, source):
     genie = generate_hard_negatives(source, tiny_generator, noise_ratio=0.75, targets="random_k:1", seed=0)
     embedder = Embedder(pooled, name="pooled")
     ada = GenieAda(tiny_generator, embedder, grid=(0.5, 0.75, 1.0))
@@ -35,12 +55,19 @@ def splits(tiny_generator):
     return {"genie": {"train": genie}, "genie_ada": {"train": ada_rows}, "noise_table": {"train": noise_table(ada_rows)}}
 
 
+def card_info(**changes):
+    info = dict(model_id="tiny", model_revision="abc123", seed=0, noise_ratios=[0.75], strategy="random_k:1",
+                source_dataset="local/tiny", command="genie generate ...", pretty_name="Tiny GeNIe", embedder="pooled")  # fmt: skip
+    return CardInfo(**{**info, **changes})
+
+
 @pytest.fixture(scope="module")
-def folder(splits, tmp_path_factory, tiny_generator):
-    info = CardInfo(model_id=tiny_generator.model_id, model_revision="abc123", seed=0, noise_ratios=[0.75],
-                    strategy="random_k:1", source_dataset="local/tiny", command="genie generate ...",
-                    pretty_name="Tiny GeNIe", embedder="pooled")  # fmt: skip
-    return build_dataset_folder(tmp_path_factory.mktemp("repo") / "tiny-genie", splits, info)
+def folder(splits, tmp_path_factory):
+    return build_dataset_folder(tmp_path_factory.mktemp("repo") / "tiny-genie", splits, card_info())
+
+
+def _pixels(image):
+    return np.asarray(image, dtype=int)
 
 
 def test_folder_loads_back_offline_with_every_config(folder, splits):
@@ -53,93 +80,174 @@ def test_folder_loads_back_offline_with_every_config(folder, splits):
     assert isinstance(genie.features["label"], ClassLabel) and isinstance(genie.features["image"], ImageFeature)
     assert genie.features["label"].names == NAMES
     table = load_noise_table(folder)
-    assert "r_star" in table.column_names and "image" not in table.column_names
+    assert "r_star" in table.column_names and "image" not in table.column_names and "prompt" in table.column_names
 
 
-def test_card_yaml_names_model_revision_seed_and_version(folder):
+def test_the_card_is_complete_and_loads_without_warnings(folder, caplog):
     text = (folder / "README.md").read_text()
     meta = yaml.safe_load(text.split("---")[1])
     assert {c["config_name"] for c in meta["configs"]} == {"genie", "genie_ada", "noise_table"}
     assert meta["source_datasets"] == ["local/tiny"] and "hard-negatives" in meta["tags"]
-    assert {i["config_name"] for i in meta["dataset_info"]} == {"genie", "genie_ada", "noise_table"}
+    for info in meta["dataset_info"]:
+        (split,) = info["splits"]
+        assert split["num_bytes"] > 0 and split["num_examples"] > 0 and info["download_size"] > 0
     assert "abc123" in text and "Seed: 0" in text and __version__ in text and "Caveats" in text
+    assert "@inproceedings{koohpayegani" in text and "regenerate_ada_images" in text and "## Credits" in text
+    with caplog.at_level(logging.WARNING):
+        load_dataset(str(folder), "genie", split="train")
+    assert "Ignoring part of dataset_info" not in caplog.text
 
 
-@pytest.fixture
-def hub_mock(monkeypatch):
-    """The real huggingface_hub client over a mocked HTTP transport: records every request, answers like the Hub."""
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    requests = []
-
-    def handler(request):
-        url = str(request.url)
-        requests.append({"method": request.method, "url": url, "auth": request.headers.get("authorization"),
-                         "body": request.content})  # fmt: skip
-        if url.endswith("/api/repos/create"):
-            body = json.loads(request.content)
-            return httpx2.Response(200, json={"url": f"https://huggingface.co/datasets/{body['organization']}/"
-                                              f"{body['name']}", "name": body["name"]})  # fmt: skip
-        if url.endswith("/api/validate-yaml"):
-            return httpx2.Response(200, json={"errors": [], "warnings": []})
-        if "/preupload/" in url:
-            files = json.loads(request.content)["files"]
-            return httpx2.Response(200, json={"files": [{"path": f["path"], "uploadMode": "regular",
-                                                         "shouldIgnore": False} for f in files]})  # fmt: skip
-        if "/commit/" in url:
-            return httpx2.Response(200, json={"commitUrl": "https://huggingface.co/datasets/x/y/commit/1",
-                                              "commitOid": "1" * 40, "pullRequestUrl": None})  # fmt: skip
-        return httpx2.Response(404, json={"error": "not mocked"})
-
-    huggingface_hub.set_client_factory(lambda: httpx2.Client(transport=httpx2.MockTransport(handler)))
-    yield requests
-    huggingface_hub.set_client_factory(lambda: httpx2.Client())
+def test_the_bundled_models_card_credits_the_digits(splits, tmp_path):
+    built = build_dataset_folder(tmp_path / "d", {"genie": splits["genie"]}, card_info(model_id="genie-tiny-digits"))
+    assert "UCI Machine Learning Repository" in (built / "README.md").read_text()
 
 
-def test_upload_creates_the_repo_and_commits_every_file(folder, hub_mock, monkeypatch, capsys, caplog):
-    monkeypatch.setenv("HF_TOKEN", TOKEN)
-    with caplog.at_level(logging.DEBUG):
-        assert main(["push", str(folder), "my-org/tiny-genie", "--private"]) == 0
-    create = next(r for r in hub_mock if r["url"].endswith("/api/repos/create"))
-    body = json.loads(create["body"])
-    assert body["name"] == "tiny-genie" and body["organization"] == "my-org" and body["type"] == "dataset"
-    assert (body.get("private") is True or body.get("visibility") == "private") and create["auth"] == f"Bearer {TOKEN}"
-    commit = next(r for r in hub_mock if "/commit/" in r["url"])
-    assert "/api/datasets/my-org/tiny-genie/commit/main" in commit["url"]
-    lines = [json.loads(line) for line in commit["body"].decode().splitlines()]
-    committed = {line["value"]["path"] for line in lines if line["key"] == "file"}
-    local = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
-    assert committed == local and "README.md" in committed and any(p.startswith("data/genie/") for p in committed)
-    out = capsys.readouterr()
-    assert TOKEN not in out.out + out.err + caplog.text
+def test_an_image_folder_source_is_embedded_and_survives_the_folder(tiny_generator, tmp_path):
+    rng = np.random.default_rng(0)
+    for name in ("cat", "dog"):
+        (tmp_path / "src" / name).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "src" / name / f"{i}.png")
+    source = load_dataset("imagefolder", data_dir=str(tmp_path / "src"), split="train", cache_dir=str(tmp_path / "c"))
+    rows = generate_hard_negatives(source, tiny_generator, noise_ratio=1.0, keep_original=True)
+    built = build_dataset_folder(tmp_path / "repo", {"genie": {"train": rows}}, card_info())
+    shutil.rmtree(tmp_path / "src")
+    shutil.rmtree(tmp_path / "c")
+    loaded = load_dataset(str(built), "genie", split="train", cache_dir=str(tmp_path / "c2"))
+    originals = [row["image"] for row in loaded if not row["is_generated"]]
+    assert len(originals) == 4 and all(im.size == (32, 32) for im in originals)
 
 
-def test_dry_run_lists_files_and_uploads_nothing(folder, hub_mock, capsys):
-    assert main(["push", str(folder), "my-org/tiny-genie", "--dry-run"]) == 0
-    assert hub_mock == []
-    out = capsys.readouterr().out
-    assert "README.md" in out and "would upload" in out
+@pytest.mark.parametrize("configs, match", [
+    ({"../../escape": "x"}, "Config name '../../escape' is not allowed"),
+    ({"/abs/path": "x"}, "is not allowed"),
+    ({"": "x"}, "Config name '' is not allowed"),
+    ({"genie": "a..b"}, "Split name 'a..b' is not allowed"),
+    ({"genie": "../train"}, "Split name '../train' is not allowed"),
+])  # fmt: skip
+def test_unsafe_names_are_refused_and_nothing_is_written(splits, tmp_path, configs, match):
+    ((config, split),) = configs.items()
+    with pytest.raises(ValueError, match=match):
+        build_dataset_folder(tmp_path / "a" / "b" / "repo", {config: {split: splits["genie"]["train"]}}, card_info())
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
 
 
-def test_clear_errors(folder, splits, tmp_path, capsys):
-    with pytest.raises(ValueError, match="not of the form 'namespace/name'"):
-        check_repo_id("tiny-genie")
-    assert main(["push", str(folder), "no-namespace", "--dry-run"]) == 2
-    assert "namespace/name" in capsys.readouterr().err
-    info = CardInfo(model_id="m", model_revision=None, seed=0, noise_ratios=[0.8], strategy="s", source_dataset="d")
-    empty = splits["genie"]["train"].select([])
+def test_names_repo_ids_links_and_card_text_are_safe(folder, splits, tmp_path):
+    assert check_name("genie_ada", "config") == "genie_ada" and check_name("train", "split") == "train"
+    for bad in ("tiny-genie", "org/na me", "org/../x", "a/b/c"):
+        with pytest.raises(ValueError, match="Repository id"):
+            check_repo_id(bad)
+    fenced = build_dataset_folder(tmp_path / "f", {"genie": splits["genie"]},
+                                  card_info(command="echo '```\n# injected'", pretty_name="x <b>bold</b>"))  # fmt: skip
+    text = (fenced / "README.md").read_text()
+    prose = text.split("---", 2)[2]
+    assert "````bash\necho '```\n# injected'\n````" in prose and "<b>" not in prose
+    linked = tmp_path / "linked"
+    shutil.copytree(folder, linked)
+    (linked / "secret").symlink_to("/etc/hostname")
+    with pytest.raises(ValueError, match="symbolic link"):
+        folder_files(linked)
     with pytest.raises(ValueError, match="'genie', split 'train' is empty"):
-        build_dataset_folder(tmp_path / "empty", {"genie": {"train": empty}}, info)
+        build_dataset_folder(tmp_path / "empty", {"genie": {"train": splits["genie"]["train"].select([])}}, card_info())
     with pytest.raises(ValueError, match="has no config 'genie_xl'"):
         load_config(folder, "genie_xl")
 
 
-def test_noise_table_from_a_published_folder_regenerates_the_ada_images(folder, tiny_generator):
-    from genie_transforms.hub import regenerate_ada_images
+@pytest.mark.parametrize("steps", [10, 20, 25, 50])
+def test_a_noise_table_read_back_from_parquet_regenerates_every_grid_value(tiny_model_path, source, tmp_path, steps):
+    """The most important promise of a published noise table: its rows, loaded back from disk, give the same images,
+    for every grid value (ratios stored as float64; the step rule is immune to float32 rounding too)."""
+    gen = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=steps, progress=False)
+    sweep = gen.generate([source[0]["image"]] * len(GRID), 2, list(GRID), seed=3, prompts=NAMES,
+                         source_ids=["0"] * len(GRID))  # fmt: skip
+    features = output_features(source.features["label"], ada=True)
+    rows = {name: [] for name in features}
+    for r, image, rec in zip(GRID, sweep.images, sweep.records):
+        values = {"image": image, "label": 2, "source_label": 0, "source_index": 0, "noise_ratio": r, "prompt": rec.prompt,
+                  "prompt_template": rec.prompt_template, "seed": 3, "noise_seed": rec.noise_seed,
+                  "noise_scheme": rec.noise_scheme, "model_id": rec.model_id, "model_revision": rec.model_revision,
+                  "model_variant": None, "adapters": "[]", "r_star": r, "grid": list(GRID), "projections": [0.0] * 5,
+                  "jumps": [0.0] * 4, "mode": "exact", "embedder": "test"}  # fmt: skip
+        for name in features:
+            rows[name].append(values[name])
+    ada_rows = Dataset.from_dict(rows, features=features)
+    built = build_dataset_folder(tmp_path / "repo", {"genie_ada": {"train": ada_rows}, "noise_table": {"train": noise_table(ada_rows)}}, card_info())  # fmt: skip
+    table = load_dataset(str(built), "noise_table", split="train")
+    assert table["r_star"] == list(GRID)  # exact, not 0.699999988
+    again = regenerate_ada_images(gen, source, table)
+    published = load_dataset(str(built), "genie_ada", split="train")["image"]
+    for r, a, b, rec in zip(GRID, published, again.images, again.records):
+        assert rec.steps_run == int(round(steps * r, 9))
+        assert np.abs(_pixels(a) - _pixels(b)).max() <= 2, f"r = {r} at {steps} steps"
+    legacy = table.map(lambda row: {"r_star": float(np.float32(row["r_star"]))})  # as a float32 table stored it
+    for a, b in zip(regenerate_ada_images(gen, source, legacy).images, again.images):
+        assert np.abs(_pixels(a) - _pixels(b)).max() <= 2
 
-    table = load_noise_table(folder)
-    published = load_dataset(str(folder), "genie_ada", split="train")
-    out = regenerate_ada_images(tiny_generator, make_dataset(4), table)
-    for a, b in zip(published["image"], out.images):
-        assert np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int)).max() <= 2
-    with pytest.raises(ValueError, match="same split"):
-        regenerate_ada_images(tiny_generator, make_dataset(1), table)
+
+@pytest.fixture
+def local_hub(tmp_path, monkeypatch):
+    """The test Hub on 127.0.0.1, with this process's huggingface_hub pointed at it; stopped after the test."""
+    hub = LocalHub(tmp_path / "hub").start()
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub.endpoint)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    yield hub
+    hub.stop()
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_upload_creates_the_repo_and_sends_every_file(folder, local_hub, monkeypatch, capsys, caplog, large):
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    with caplog.at_level(logging.DEBUG):
+        assert main(["push", str(folder), "my-org/tiny-genie", *(["--large"] if large else [])]) == 0
+    repo = local_hub.repo("dataset", "my-org/tiny-genie")
+    sent = {p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file() and ".cache" not in p.parts}
+    assert sent == {path for path, _ in folder_files(folder)} and "README.md" in sent
+    assert (repo / "README.md").read_bytes() == (folder / "README.md").read_bytes()
+    out = capsys.readouterr()
+    assert TOKEN not in out.out + out.err + caplog.text and "uploaded" in out.out
+
+
+def test_dry_run_lists_files_and_uploads_nothing(folder, local_hub, capsys):
+    assert main(["push", str(folder), "my-org/tiny-genie", "--dry-run"]) == 0
+    assert local_hub.requests == []
+    out = capsys.readouterr().out
+    assert "README.md" in out and "would upload" in out
+
+
+def test_a_push_without_network_ends_in_one_line(folder, monkeypatch, capsys):
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    assert main(["push", str(folder), "my-org/tiny-genie"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Could not upload" in err and TOKEN not in err
+    assert main(["push", str(folder), "no-namespace", "--dry-run"]) == 2
+
+
+def test_the_real_download_path_by_hub_id(folder, local_hub, tiny_model_path, tmp_path):
+    """`load_dataset("org/name", ...)`, `load_noise_table("org/name")` and `regenerate_ada_images`, run in a fresh
+    process whose HF_ENDPOINT points at the test Hub (the way users meet a published dataset)."""
+    local_hub.add("dataset", "my-org/tiny-genie", folder)
+    script = f"""
+import json, numpy as np
+from datasets import load_dataset
+from genie_transforms import GenieGenerator
+from genie_transforms.hub import load_noise_table, regenerate_ada_images
+from tests.conftest import build_dataset
+
+genie = load_dataset("my-org/tiny-genie", "genie", split="train")
+ada = load_dataset("my-org/tiny-genie", "genie_ada", split="train")
+table = load_noise_table("my-org/tiny-genie")
+gen = GenieGenerator.from_pretrained({str(tiny_model_path)!r}, num_inference_steps=4, progress=False)
+out = regenerate_ada_images(gen, build_dataset(4), table)
+diff = max(int(np.abs(np.asarray(a, int) - np.asarray(b, int)).max()) for a, b in zip(ada["image"], out.images))
+print(json.dumps({{"genie": len(genie), "names": genie.features["label"].names, "table": len(table), "diff": diff}}))
+"""
+    env = {**os.environ, "HF_ENDPOINT": local_hub.endpoint, "HF_HUB_OFFLINE": "0", "HF_HOME": str(tmp_path / "home"),
+           "PYTHONPATH": os.getcwd()}  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["genie"] == 4 and figures["names"] == NAMES and figures["table"] == 4 and figures["diff"] <= 2
+    assert any(path.endswith("/data/noise_table/train-00000-of-00001.parquet") for _, path in local_hub.requests)

@@ -118,3 +118,39 @@ def test_generate_reads_an_imagefolder(tiny_model_path, tmp_path):
     ds = load_dataset(str(out / "dataset"), split="train")
     assert ds.features["label"].names == ["cat", "dog"] and len(ds) == 4
     assert all(row["label"] != row["source_label"] for row in ds)
+
+
+def test_estimate_prints_a_projection_and_writes_nothing(source_dir, tiny_model_path, tmp_path, capsys):
+    out = tmp_path / "job"
+    assert main(_args(source_dir, tiny_model_path, out, "--estimate", "2")) == 0
+    assert "h for the 10 source rows" in capsys.readouterr().out
+    assert not out.exists()
+
+
+def test_every_model_option_reaches_the_job_settings(source_dir, tiny_model_path, tiny_embedding_path, tmp_path):
+    out = tmp_path / "job"
+    assert main(_args(source_dir, tiny_model_path, out, "--preset", "fast", "--dtype", "bfloat16", "--timestep-spacing",
+                      "trailing", "--textual-inversion", f"{tiny_embedding_path}:<kitten>", "--limit", "2")) == 0  # fmt: skip
+    job = json.loads((out / "job.json").read_text())["generator"]
+    assert job["dtype"] == "bfloat16" and job["timestep_spacing"] == "trailing" and job["num_inference_steps"] == 2
+    assert job["adapters"][0]["kind"] == "textual_inversion" and job["adapters"][0]["token"] == "<kitten>"
+    assert job["noise_scheme"] == "pcg64-v1" and job["model_revision"].startswith("sha256:")
+
+
+def test_the_progress_bar_moves_with_every_batch(tiny_generator, tmp_path, capsys, make_dataset):
+    from genie_transforms.datasets import genie_map, output_features
+    from genie_transforms.jobs import run_chunks
+
+    ds = make_dataset(6)
+    calls = []
+    fn = genie_map(tiny_generator, ["cat", "dog", "car", "boat"], noise_ratio=1.0, targets="random_k:1")
+
+    def counted(batch, indices):
+        calls.append(list(indices))
+        return fn(batch, indices)
+
+    stats = run_chunks(ds, counted, output_features(ds.features["label"]), tmp_path / "job", config={},
+                       chunk_size=6, rows_per_call=2, progress=True)  # fmt: skip
+    assert calls == [[0, 1], [2, 3], [4, 5]] and stats["rows_out"] == 6
+    err = capsys.readouterr().err
+    assert "6/6" in err and "shard 0/1" in err  # (tqdm shows the in-between updates as time allows)

@@ -44,6 +44,18 @@ def quiet_console() -> None:
     for key, value in QUIET_ENV.items():
         os.environ.setdefault(key, value)
     warnings.filterwarnings("ignore")
+    # libraries imported before (by a script that calls main) read the environment already: tell them directly
+    import datasets
+    import diffusers
+    import huggingface_hub
+    import transformers
+
+    huggingface_hub.utils.disable_progress_bars()
+    datasets.disable_progress_bars()
+    for library in (datasets, diffusers, transformers):
+        library.utils.logging.set_verbosity_error()
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
     from ..errors import GenieWarning
 
     warnings.filterwarnings("default", category=GenieWarning)
@@ -58,7 +70,7 @@ def quiet_console() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.verbose:
+    if not args.verbose and args.command != "env":
         quiet_console()
     try:
         return int(args.func(args) or 0)

@@ -53,9 +53,6 @@ def load_data(args: argparse.Namespace, gen):
     from ..digits import digits_arrays, digits_prompt_map
 
     if args.dataset is None:
-        if args.model != BUNDLED_MODEL or args.embedder != BUNDLED_MODEL:
-            raise UsageError("--model and --embedder other than genie-tiny-digits need --dataset (the digits are "
-                             "for the bundled model only).")  # fmt: skip
         images, labels, _ = digits_arrays("heldout")
         return [Image.fromarray(x) for x in images], labels.tolist(), digits_prompt_map(), [5, 6, 7, 8, 9], False
     from ..datasets import check_dataset, prompt_map_for
@@ -134,6 +131,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.pairs < 1:
         raise UsageError(f"--pairs must be >= 1, got {args.pairs}.")
+    if args.dataset is None and (args.model != BUNDLED_MODEL or args.embedder != BUNDLED_MODEL):
+        raise UsageError("--model and --embedder other than genie-tiny-digits need --dataset (the digits are for the "
+                         "bundled model only).")  # fmt: skip
     started = time.time()
     gen = build_generator(args)
     images, labels, prompts, classes, flip = load_data(args, gen)
