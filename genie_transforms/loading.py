@@ -2,8 +2,8 @@
 
 What to load is a [`ModelSpec`] (plain values, so it pickles and serialises); [`load_img2img_pipeline`] is the one
 place that turns it into a diffusers pipeline. A model is known by its id and a *revision* that names its
-content: the Hub commit for a downloaded model, `sha256:<digest>` of its files for a local folder (so replaced
-weights are a different model), and the package version for the bundled model.
+content: the Hub commit for a downloaded model, and `sha256:<digest>` of its files for a local folder or the
+bundled model (so replaced weights are a different model).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from . import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -251,13 +250,14 @@ def _hub_metadata(model: str, commit: str | None) -> dict[str, Any]:
 
 def resolve_model(spec: ModelSpec) -> ResolvedModel:
     """The local folder of `spec.model` (downloading only the files a GeNIe pipeline loads), its revision to
-    record, and its metadata. Nothing is loaded into memory."""
+    record (the Hub commit, else the content identity of the folder, bundled models included), and its metadata.
+    Nothing is loaded into memory."""
     model = spec.model
     if model in BUNDLED_MODELS:
         folder = BUNDLED_MODELS[model]
         if not (folder / "model_index.json").is_file():
             raise FileNotFoundError(f"The bundled model {model!r} is missing from {folder}; reinstall genie-transforms.")
-        return ResolvedModel(folder, f"genie-transforms-{__version__}", read_metadata(folder))
+        return ResolvedModel(folder, content_identity(folder), read_metadata(folder))
     path = Path(model).expanduser()
     if path.is_dir():
         if not (path / "model_index.json").is_file():

@@ -214,6 +214,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
     pipe.to(torch.float16)  # halves the package size; loaded back as float32 on CPU
     pipe.save_pretrained(args.out / "genie-tiny-digits", safe_serialization=True)
+    portable_text_encoder(args.out / "genie-tiny-digits" / "text_encoder" / "model.safetensors")
+    (args.out / "genie-tiny-digits" / "genie.json").write_text(json.dumps({"prompt_template": DIGITS_TEMPLATE}) + "\n")
     backbone.save(args.out / "digits-backbone")
     summary = {
         "seed": args.seed,
@@ -230,6 +232,16 @@ def main(argv: list[str] | None = None) -> dict:
     (args.out / "genie-tiny-digits" / "training.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     return summary
+
+
+def portable_text_encoder(path: Path) -> None:
+    """Store the text encoder's weights under the `text_model.` names that every transformers 5.x loads (recent
+    releases save them without the prefix, which transformers 5.0 silently ignores, leaving random weights)."""
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(path)
+    save_file({k if k.startswith("text_model.") else f"text_model.{k}": v.contiguous() for k, v in state.items()},
+              str(path), metadata={"format": "pt"})  # fmt: skip
 
 
 if __name__ == "__main__":

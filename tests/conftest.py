@@ -139,9 +139,9 @@ def pytest_collection_modifyitems(config, items):
 def classifier_weights(tmp_path_factory):
     """A trained-classifier checkpoint as users save one: a torchvision ResNet-18 with a 10-class head, as a
     safetensors state dict (random weights; nothing is downloaded)."""
-    import torchvision
     from safetensors.torch import save_file
 
+    torchvision = pytest.importorskip("torchvision")
     torch.manual_seed(0)
     model = torchvision.models.resnet18(weights=None, num_classes=10)
     path = tmp_path_factory.mktemp("classifier") / "resnet18-10-classes.safetensors"

@@ -51,7 +51,7 @@ def test_loads_offline_by_its_reserved_name_and_is_deterministic(digits_generato
     a = digits_generator.generate(src, [3], 0.8, seed=0, prompts=digits_prompt_map(), source_ids=["x"])
     b = digits_generator.generate(src, [3], 0.8, seed=0, prompts=digits_prompt_map(), source_ids=["x"])
     np.testing.assert_array_equal(np.asarray(a.images[0]), np.asarray(b.images[0]))
-    assert a.records[0].model_id == "genie-tiny-digits" and a.records[0].model_revision.startswith("genie-transforms")
+    assert a.records[0].model_id == "genie-tiny-digits" and a.records[0].model_revision.startswith("sha256:")
     assert a.records[0].resolution == 32 and a.records[0].prompt == "a photo of the digit three."
 
 

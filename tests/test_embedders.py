@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 import torch
-import torchvision
+
+torchvision = pytest.importorskip("torchvision")
 
 from genie_transforms.embedders import Embedder, embedder_from_spec, load_classifier_weights, torchvision_embedder
 

@@ -23,7 +23,7 @@ def test_a_local_model_is_known_by_its_content(tmp_path, tiny_model_path):
     make_tiny_pipeline(seed=1).save_pretrained(folder, safe_serialization=True)  # new weights, same path
     second = GenieGenerator.from_pretrained(folder).resolve_revision()
     assert second != first and second.startswith("sha256:")
-    assert GenieGenerator.from_pretrained("genie-tiny-digits").resolve_revision().startswith("genie-transforms-")
+    assert GenieGenerator.from_pretrained("genie-tiny-digits").resolve_revision().startswith("sha256:")
 
 
 def test_dtype_is_applied_on_this_diffusers_version(tiny_model_path, prompts, rgb_images):

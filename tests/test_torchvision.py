@@ -6,10 +6,13 @@ import torch
 from datasets import load_from_disk
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
-from torchvision import tv_tensors
-from torchvision.transforms import v2
 
-from genie_transforms.torchvision import GenieTransform
+pytest.importorskip("torchvision")  # an optional extra (not in the lowest-versions run, see .ci/run)
+
+from torchvision import tv_tensors  # noqa: E402
+from torchvision.transforms import v2  # noqa: E402
+
+from genie_transforms.torchvision import GenieTransform  # noqa: E402
 
 
 @pytest.fixture
