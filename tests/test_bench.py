@@ -20,6 +20,7 @@ def test_bench_command_writes_every_figure(tmp_path, capsys):
     assert "x naive loop" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_bench_on_the_digits_model_reports_ada_and_the_fast_preset(tmp_path):
     out = tmp_path / "bench.json"
     assert main(["bench", "--images", "2", "--steps", "10", "--batch-sizes", "2", "--ada-pairs", "2",

@@ -10,6 +10,7 @@ from genie_transforms.cli import build_parser, env, main
 from genie_transforms.evaluation import METHODS
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end_on_a_reduced_setting(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--pairs", "2", "--steps", "10", "--episodes", "1",
                  "--queries", "4", "--no-progress"]) == 0  # fmt: skip
@@ -91,6 +92,7 @@ def test_exit_status_usage_runtime_and_bugs(tmp_path, capsys, monkeypatch, saved
         main(["env"])
 
 
+@pytest.mark.slow
 def test_the_console_shows_only_our_progress_and_results(tmp_path, saved_source, tiny_model_path):
     import subprocess
     import sys

@@ -53,6 +53,7 @@ def test_all_others_pairing_gives_n_minus_1_per_source(tiny_generator):
     assert out["label"] == [1, 2, 3, 0, 2, 3] and out["source_index"] == [0, 0, 0, 1, 1, 1]
 
 
+@pytest.mark.slow
 def test_same_rows_for_any_batch_size_and_number_of_workers(tiny_model_path):
     gen = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=2, progress=False)
     ds = make_dataset(5)

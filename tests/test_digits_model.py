@@ -55,6 +55,7 @@ def test_loads_offline_by_its_reserved_name_and_is_deterministic(digits_generato
     assert a.records[0].resolution == 32 and a.records[0].prompt == "a photo of the digit three."
 
 
+@pytest.mark.slow
 def test_label_flip_curve_is_monotone_and_meets_floors(digits_generator):
     rng = np.random.default_rng(1)
     images, labels, index = digits_arrays("heldout")
@@ -89,6 +90,7 @@ def test_digits_dataset_and_backbone():
         digits_arrays("test")
 
 
+@pytest.mark.slow
 def test_training_script_runs_end_to_end_in_quick_mode(tmp_path):
     import runpy
     import sys

@@ -225,6 +225,7 @@ def test_a_push_without_network_ends_in_one_line(folder, monkeypatch, capsys):
     assert main(["push", str(folder), "no-namespace", "--dry-run"]) == 2
 
 
+@pytest.mark.slow
 def test_the_real_download_path_by_hub_id(folder, local_hub, tiny_model_path, tmp_path):
     """`load_dataset("org/name", ...)`, `load_noise_table("org/name")` and `regenerate_ada_images`, run in a fresh
     process whose HF_ENDPOINT points at the test Hub (the way users meet a published dataset)."""
