@@ -23,7 +23,7 @@ import numpy as np
 
 try:
     import datasets
-    from datasets import ClassLabel, Dataset, Features, List, Value
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, IterableDataset, IterableDatasetDict, List, Value
     from datasets import Image as ImageFeature
 except ImportError as err:  # pragma: no cover - datasets is a core dependency
     raise ImportError('genie_transforms.datasets needs `datasets`: pip install "genie-transforms"') from err
@@ -105,20 +105,35 @@ def prompt_map_for(features: Features, label_column: str, prompts: Any = None,
     return generator.prompt_map(prompts) if generator is not None else PromptMap.coerce(prompts)
 
 
-def check_dataset(ds: Dataset, image_column: str, label_column: str) -> None:
-    """Clear errors for what `generate_hard_negatives` cannot work with."""
-    if not isinstance(ds, Dataset):
-        raise TypeError(f"Expected a datasets.Dataset, got {type(ds).__name__} (pick a split: ds['train']).")
+def check_dataset(ds: Dataset | IterableDataset, image_column: str, label_column: str) -> None:
+    """Clear errors, before any generation, for what `generate_hard_negatives` cannot work with: not a split, a
+    missing or mistyped column, no rows, rows labelled -1 (`datasets`' "no label")."""
+    if isinstance(ds, (DatasetDict, IterableDatasetDict)):
+        raise TypeError(f"Expected one split, got a {type(ds).__name__} with {list(ds)}; pick a split: ds['train'].")
+    if not isinstance(ds, (Dataset, IterableDataset)):
+        raise TypeError(f"Expected a datasets.Dataset or IterableDataset, got {type(ds).__name__} (pick a split: "
+                        "ds['train']).")  # fmt: skip
+    features = ds.features
+    if features is None:
+        raise ValueError("The streamed dataset does not say its features; cast them: ds.cast(Features({...})).")
     for column in (image_column, label_column):
-        if column not in ds.column_names:
-            raise ValueError(f"The dataset has no column {column!r}; its columns are {ds.column_names}.")
-    if not isinstance(ds.features[image_column], ImageFeature):
+        if column not in features:
+            raise ValueError(f"The dataset has no column {column!r}; its columns are {list(features)}.")
+    if not isinstance(features[image_column], ImageFeature):
         raise ValueError(
-            f"Column {image_column!r} is {ds.features[image_column]!r}, not an Image feature; "
+            f"Column {image_column!r} is {features[image_column]!r}, not an Image feature; "
             f"cast it: ds.cast_column({image_column!r}, datasets.Image())."
         )
+    if isinstance(ds, IterableDataset):
+        return  # a stream is checked row by row as it is read
     if len(ds) == 0:
         raise ValueError("The dataset is empty; there is nothing to generate hard negatives from.")
+    unlabelled = np.flatnonzero(np.asarray(ds[label_column]) < 0)
+    if len(unlabelled):
+        raise ValueError(
+            f"{len(unlabelled)} source rows are labelled -1 (no label), e.g. rows {unlabelled[:5].tolist()}; a hard "
+            f"negative needs its source's class. Drop them first: ds.filter(lambda r: r[{label_column!r}] >= 0)."
+        )
 
 
 def _decode(value: Any, index: int, errors: str) -> Any:
@@ -294,6 +309,9 @@ def _map_function(generator: GenieGenerator, produce: Produce, prompt_map: Promp
             image = _decode(value, index, errors)
             if image is None:
                 continue
+            if int(label) < 0:
+                raise ValueError(f"Source row {index} is labelled {label} (no label); drop such rows first: "
+                                 f"ds.filter(lambda r: r[{label_column!r}] >= 0).")  # fmt: skip
             label = prompt_map.index(int(label))
             if keep_original:
                 add(image, label, label, index, False, {})
@@ -332,7 +350,7 @@ def job_fingerprint(parent: str, config: Mapping[str, Any], extra: Mapping[str, 
 
 
 def generate_hard_negatives(
-    ds: Dataset,
+    ds: Dataset | IterableDataset,
     generator: GenieGenerator,
     *,
     prompts: PromptMap | SequenceABC[str] | Mapping[int, str] | None = None,
@@ -346,8 +364,12 @@ def generate_hard_negatives(
     batch_size: int = 16,
     num_proc: int | None = None,
     load_from_cache_file: bool | None = None,
-) -> Dataset:
+) -> Dataset | IterableDataset:
     """The hard negatives of `ds` as a new `Dataset`, with one `ds.map` call.
+
+    A streamed `IterableDataset` (`load_dataset(..., streaming=True)`) gives an `IterableDataset` of the same rows,
+    generated as you iterate (source ids are the row positions in the stream, as in the eager path); `num_proc` and
+    the cache do not apply to it.
 
     Without `prompts`, the `ClassLabel` names make the prompts with the template the model declares. The output has
     the full `features` (the target `label` with the source's `ClassLabel`, provenance columns) and a
@@ -372,6 +394,9 @@ def generate_hard_negatives(
         label_column=label_column, keep_original=keep_original, errors=errors,
     )  # fmt: skip
     features = output_features(label_feature, keep_original)
+    if isinstance(ds, IterableDataset):
+        return ds.map(fn, batched=True, batch_size=batch_size, with_indices=True, remove_columns=list(ds.features),
+                      features=features)  # fmt: skip
     fingerprint = job_fingerprint(ds._fingerprint, fn.config, {"image_column": image_column, "label": label_column})
     multi = num_proc is not None and num_proc > 1
     cache_file_name = None

@@ -1,41 +1,63 @@
-"""Resumable, sharded generation jobs: parquet chunks written atomically, finished chunks never redone.
+"""Resumable, sharded generation jobs: verified parquet chunks, finished chunks never redone, nothing mixed.
 
 The source rows are cut into a fixed grid of chunks (`chunk_size` rows each). Shard `i` of `n` takes the chunks
 `k` with `k % n == i`, so shards of a job are the same rows whatever the number of processes, and a job resumed
-with another number of shards still reuses every finished chunk. Each chunk is written to a temporary name and
-renamed, so a crash or Ctrl-C leaves only whole chunks behind.
+with another number of shards still reuses every finished chunk.
+
+What survives what:
+- **A crash, kill -9, Ctrl-C or a full disk** leaves only whole chunks: each is written to a temporary file, flushed
+  to disk and renamed, and then recorded in its sidecar `chunk-K.json` (rows, bytes, SHA-256, skipped source rows).
+  A chunk counts as finished only when its sidecar exists and its file still matches it; a truncated, emptied or
+  replaced chunk is named and generated again.
+- **Two processes on one job folder** never do the same chunk: a process owns a chunk through an exclusive
+  `chunk-K.lock` (its host and pid); another process skips it, and takes it over only when that owner is gone.
+- **Another model, source or setting** in the same folder is refused before any work: `job.json` holds every
+  setting, the model's revision (Hub commit or content hash) and the source's identity (its fingerprint, revision
+  and row count), and a refusal names each difference with both values.
+- **Merging** hard-links (or copies) the verified chunk files into `dataset/data/`, so memory does not grow with the
+  output; one process merges (`merge.lock`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
+import socket
 from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from datasets import Dataset, Features, load_dataset, load_from_disk
 from tqdm.auto import tqdm
 
-from .parquet import write_parquet
+from .parquet import WrittenFile, file_digest, write_parquet
+
+logger = logging.getLogger(__name__)
 
 JOB_FILE = "job.json"
+STATUS_KEYS = ("skipped_rows",)
+"""Keys of `job.json` that record what happened (written at merge), not settings: never compared on resume."""
 
 
-def load_source(dataset: str, split: str = "train", config: str | None = None, revision: str | None = None) -> Dataset:
-    """A split of a dataset given as a Hub id, a `save_to_disk` folder, or a data folder (`imagefolder`, parquet)."""
+def load_source(dataset: str, split: str = "train", config: str | None = None, revision: str | None = None,
+                streaming: bool = False) -> Any:  # fmt: skip
+    """A split of a dataset given as a Hub id, a `save_to_disk` folder, or a data folder (`imagefolder`, parquet);
+    an `IterableDataset` with `streaming=True` (Hub ids and data folders)."""
     path = Path(dataset).expanduser()
     if path.exists():
-        if (path / "dataset_dict.json").is_file():
+        if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
             loaded = load_from_disk(str(path))
-            if split not in loaded:
-                raise ValueError(f"{dataset} has no split {split!r}; its splits are {list(loaded)}.")
-            return loaded[split]
-        if (path / "state.json").is_file():
-            return load_from_disk(str(path))
-        return load_dataset(str(path), name=config, split=split)
+            if (path / "dataset_dict.json").is_file():
+                if split not in loaded:
+                    raise ValueError(f"{dataset} has no split {split!r}; its splits are {list(loaded)}.")
+                loaded = loaded[split]
+            return loaded.to_iterable_dataset() if streaming else loaded
+        return load_dataset(str(path), name=config, split=split, streaming=streaming)
     try:
-        return load_dataset(dataset, name=config, split=split, revision=revision)
+        return load_dataset(dataset, name=config, split=split, revision=revision, streaming=streaming)
     except Exception as err:
         raise OSError(f"Could not load dataset {dataset!r} (split {split!r}): {err}") from err
 
@@ -50,21 +72,39 @@ def shard_chunks(num_rows: int, chunk_size: int, num_shards: int, shard_index: i
     return [(k, k * chunk_size, min(num_rows, (k + 1) * chunk_size)) for k in range(shard_index, n_chunks, num_shards)]
 
 
-def _check_job(out_dir: Path, config: Mapping[str, Any]) -> None:
-    """Write the job's settings, or refuse to mix a different job's chunks into an existing folder."""
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: value}
+
+
+def differences(previous: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """`setting: old -> new` for every setting that differs (nested settings by their dotted path)."""
+    a, b = _flatten(previous), _flatten(current)
+    return [f"{key}: {a.get(key)!r} in the job, {b.get(key)!r} now" for key in sorted(set(a) | set(b))
+            if a.get(key) != b.get(key)]  # fmt: skip
+
+
+def check_job(out_dir: Path, config: Mapping[str, Any]) -> None:
+    """Write the job's settings, or refuse (naming each difference and both values) to mix another job's chunks
+    into an existing folder."""
     job_file = out_dir / JOB_FILE
     config = json.loads(json.dumps(config, default=str))
     if job_file.is_file():
-        previous = json.loads(job_file.read_text())
-        if previous != config:
-            changed = sorted(k for k in set(previous) | set(config) if previous.get(k) != config.get(k))
+        previous = {k: v for k, v in json.loads(job_file.read_text()).items() if k not in STATUS_KEYS}
+        changed = differences(previous, config)
+        if changed:
+            shown = "; ".join(changed[:6]) + (f"; and {len(changed) - 6} more" if len(changed) > 6 else "")
             raise ValueError(
-                f"{out_dir} holds a job with other settings ({', '.join(changed)} differ); resume it with the same "
+                f"{out_dir} holds a job with other settings ({shown}). Resume it with the same model, source and "
                 "settings, or write to a new --output folder."
             )
         return
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = job_file.with_suffix(f".tmp{os.getpid()}")
+    tmp = job_file.with_name(f".{JOB_FILE}.tmp{os.getpid()}")
     tmp.write_text(json.dumps(config, indent=2, sort_keys=True))
     os.replace(tmp, job_file)
 
@@ -73,8 +113,101 @@ def chunk_path(out_dir: Path, k: int) -> Path:
     return out_dir / "chunks" / f"chunk-{k:06d}.parquet"
 
 
+@dataclass(frozen=True)
+class ChunkRecord:
+    """The sidecar of a finished chunk: what its file must be, and which source rows it skipped."""
+
+    rows: int
+    bytes: int
+    sha256: str
+    start: int
+    stop: int
+    skipped: list[int]
+
+
+def _sidecar(out_dir: Path, k: int) -> Path:
+    return chunk_path(out_dir, k).with_suffix(".json")
+
+
+def chunk_problem(out_dir: Path, k: int) -> str | None:
+    """Why chunk `k` is not finished (None when it is): missing, no record, or its file changed since written."""
+    path, sidecar = chunk_path(out_dir, k), _sidecar(out_dir, k)
+    if not path.is_file():
+        return "missing"
+    if not sidecar.is_file():
+        return "not recorded as finished"
+    record = ChunkRecord(**json.loads(sidecar.read_text()))
+    size = path.stat().st_size
+    if size != record.bytes:
+        return f"{size} bytes on disk, {record.bytes} written"
+    if file_digest(path) != record.sha256:
+        return "its content changed since it was written"
+    return None
+
+
+def write_chunk(out_dir: Path, k: int, ds: Dataset, start: int, stop: int, skipped: list[int]) -> WrittenFile:
+    sidecar = _sidecar(out_dir, k)
+    sidecar.unlink(missing_ok=True)  # the old record (if any) no longer describes the file
+    written = write_parquet(ds, chunk_path(out_dir, k))
+    record = ChunkRecord(written.rows, written.bytes, written.sha256, start, stop, skipped)
+    tmp = sidecar.with_name(f".{sidecar.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(asdict(record)))
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, sidecar)
+    return written
+
+
+class ChunkLock:
+    """Exclusive ownership of one chunk (or the merge) by one process, through a lock file naming its host and pid.
+    A lock whose process is gone (same host, pid not running) is taken over."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.held = False
+
+    def owner(self) -> str | None:
+        try:
+            return self.path.read_text().strip() or "?"
+        except FileNotFoundError:
+            return None
+
+    def acquire(self) -> bool:
+        me = f"{socket.gethostname()}:{os.getpid()}"
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                owner = self.owner() or ""
+                host, _, pid = owner.rpartition(":")
+                if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+                    self.path.unlink(missing_ok=True)  # a crashed process's lock
+                    continue
+                return False
+            with os.fdopen(fd, "w") as f:
+                f.write(me)
+            self.held = True
+            return True
+        return False
+
+    def release(self) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def run_chunks(
-    ds: Dataset,
+    ds: Any,
     fn: Callable[[dict[str, list], list[int]], dict[str, list]],
     features: Features,
     out_dir: str | Path,
@@ -84,67 +217,147 @@ def run_chunks(
     num_shards: int = 1,
     shard_index: int = 0,
     rows_per_call: int | None = None,
+    num_rows: int | None = None,
     progress: bool = True,
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Run `fn` (a `genie_map`-style batch function) over this shard's chunks, skipping finished ones.
 
+    `ds` is a `Dataset`, or an `IterableDataset` (streaming) with `num_rows` given; a stream is read once, in order.
     Each chunk is generated `rows_per_call` source rows at a time (the whole chunk by default), so that the
     progress bar moves with every call; `fn` gives the same rows for any split. Returns counts: chunks done now,
-    chunks skipped (finished before), source rows processed and rows written.
+    chunks skipped (finished before, or being done by another process), source rows processed, rows written, and
+    the source rows skipped (images that could not be decoded).
     """
-    step = rows_per_call or chunk_size
     out_dir = Path(out_dir)
-    _check_job(out_dir, {**config, "num_rows": len(ds), "chunk_size": chunk_size, "features": features.to_dict()})
+    if num_rows is None:
+        num_rows = len(ds)
+    check_job(out_dir, {**config, "num_rows": num_rows, "chunk_size": chunk_size, "features": features.to_dict()})
     (out_dir / "chunks").mkdir(parents=True, exist_ok=True)
-    chunks = shard_chunks(len(ds), chunk_size, num_shards, shard_index)
-    todo = [c for c in chunks if not chunk_path(out_dir, c[0]).is_file()]
-    done_rows = sum(stop - start for _, start, stop in chunks) - sum(stop - start for _, start, stop in todo)
-    stats = {"chunks_done": 0, "chunks_skipped": len(chunks) - len(todo), "rows_in": 0, "rows_out": 0}
+    step = rows_per_call or chunk_size
+    chunks = shard_chunks(num_rows, chunk_size, num_shards, shard_index)
+    todo = []
+    for k, start, stop in chunks:
+        problem = chunk_problem(out_dir, k)
+        if problem not in (None, "missing"):
+            logger.warning("Chunk %d (%s) is broken: %s; it is generated again.", k, chunk_path(out_dir, k).name, problem)
+        if problem is not None:
+            todo.append((k, start, stop))
+    stats: dict[str, Any] = {"chunks_done": 0, "chunks_skipped": len(chunks) - len(todo), "chunks_busy": [],
+                             "rows_in": 0, "rows_out": 0, "skipped_rows": []}  # fmt: skip
     total = sum(stop - start for _, start, stop in chunks)
-    with tqdm(total=total, initial=done_rows, desc=f"shard {shard_index}/{num_shards}", unit="src",
+    done = total - sum(stop - start for _, start, stop in todo)
+    reader = _StreamReader(ds) if not isinstance(ds, Dataset) else None
+    with tqdm(total=total, initial=done, desc=f"shard {shard_index}/{num_shards}", unit="src",
               disable=not progress) as bar:  # fmt: skip
         for k, start, stop in todo:
-            rows: dict[str, list] = {}
-            for a in range(start, stop, step):
-                b = min(stop, a + step)
-                part = fn(ds[a:b], list(range(a, b)))
-                for name, values in part.items():
-                    rows.setdefault(name, []).extend(values)
-                bar.update(b - a)
-            write_parquet(Dataset.from_dict(rows, features=features), chunk_path(out_dir, k))
+            lock = ChunkLock(chunk_path(out_dir, k).with_suffix(".lock"))
+            if not lock.acquire():
+                logger.warning("Chunk %d is being generated by another process (%s); skipping it.", k, lock.owner())
+                stats["chunks_busy"].append(k)
+                continue
+            if chunk_problem(out_dir, k) is None:  # another process finished it while this one was busy
+                lock.release()
+                stats["chunks_skipped"] += 1
+                bar.update(stop - start)
+                if reader is not None:
+                    reader.rows(start, stop)
+                continue
+            try:
+                rows: dict[str, list] = {}
+                for a in range(start, stop, step):
+                    b = min(stop, a + step)
+                    batch = ds[a:b] if reader is None else reader.rows(a, b)
+                    part = fn(batch, list(range(a, b)))
+                    for name, values in part.items():
+                        rows.setdefault(name, []).extend(values)
+                    bar.update(b - a)
+                emitted = set(rows.get("source_index", []))
+                skipped = [i for i in range(start, stop) if i not in emitted]
+                write_chunk(out_dir, k, Dataset.from_dict(rows, features=features), start, stop, skipped)
+            finally:
+                lock.release()
             stats["chunks_done"] += 1
             stats["rows_in"] += stop - start
-            stats["rows_out"] += len(rows["label"])
+            stats["rows_out"] += len(rows.get("label", []))
+            stats["skipped_rows"] += skipped
             bar.set_postfix(generated=stats["rows_out"])
     return stats
 
 
+class _StreamReader:
+    """Rows `[a, b)` of an `IterableDataset`, read once and in order (earlier rows are passed over, never kept)."""
+
+    def __init__(self, ds: Any) -> None:
+        self.iterator = iter(ds)
+        self.position = 0
+
+    def rows(self, a: int, b: int) -> dict[str, list]:
+        while self.position < a:
+            next(self.iterator)
+            self.position += 1
+        out: dict[str, list] = {}
+        for _ in range(a, b):
+            row = next(self.iterator)
+            self.position += 1
+            for name, value in row.items():
+                out.setdefault(name, []).append(value)
+        return out
+
+
 def missing_chunks(out_dir: str | Path) -> list[int]:
-    """Chunk numbers of the job in `out_dir` that no shard has finished yet."""
+    """Chunk numbers of the job in `out_dir` that are not finished yet (missing or broken)."""
     out_dir = Path(out_dir)
     job = json.loads((out_dir / JOB_FILE).read_text())
     n_chunks = -(-job["num_rows"] // job["chunk_size"])
-    return [k for k in range(n_chunks) if not chunk_path(out_dir, k).is_file()]
+    return [k for k in range(n_chunks) if chunk_problem(out_dir, k) is not None]
 
 
-def merge_chunks(out_dir: str | Path, split: str = "train", max_rows_per_file: int = 10_000) -> Path:
-    """Merge a finished job's chunks into `out_dir/dataset/`, which `datasets.load_dataset(<that dir>)` reads."""
+def skipped_rows(out_dir: str | Path) -> list[int]:
+    """The source rows every finished chunk of the job skipped (images that could not be decoded)."""
+    out_dir = Path(out_dir)
+    rows: list[int] = []
+    for sidecar in sorted((out_dir / "chunks").glob("chunk-*.json")):
+        rows += json.loads(sidecar.read_text())["skipped"]
+    return rows
+
+
+def merge_chunks(out_dir: str | Path, split: str = "train") -> Path | None:
+    """Merge a finished job's chunks into `out_dir/dataset/`, which `datasets.load_dataset(<that dir>)` reads.
+
+    The verified chunk files become the dataset's files (hard links, or copies across file systems), so memory does
+    not grow with the output. Returns None when another process is merging already."""
     out_dir = Path(out_dir)
     missing = missing_chunks(out_dir)
     if missing:
         raise ValueError(
-            f"{out_dir} is not finished: chunks {missing[:10]}{' ...' if len(missing) > 10 else ''} are missing. "
-            "Run the remaining shards (the same command resumes) before merging."
+            f"{out_dir} is not finished: chunks {missing[:10]}{' ...' if len(missing) > 10 else ''} are missing or "
+            "broken. Run the remaining shards (the same command resumes and regenerates them) before merging."
         )
-    job = json.loads((out_dir / JOB_FILE).read_text())
-    features = Features.from_dict(job["features"])
-    files = sorted(str(p) for p in (out_dir / "chunks").glob("chunk-*.parquet"))
-    merged = Dataset.from_parquet(files, features=features, keep_in_memory=True)
-    data_dir = out_dir / "dataset" / "data"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    for old in data_dir.glob(f"{split}-*.parquet"):
-        old.unlink()
-    n_files = max(1, -(-len(merged) // max_rows_per_file))
-    for i in range(n_files):
-        write_parquet(merged.shard(n_files, i, contiguous=True), data_dir / f"{split}-{i:05d}-of-{n_files:05d}.parquet")
-    return out_dir / "dataset"
+    lock = ChunkLock(out_dir / "merge.lock")
+    if not lock.acquire():
+        return None
+    try:
+        files = sorted((out_dir / "chunks").glob("chunk-*.parquet"))
+        staging = out_dir / f".dataset.tmp{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        (staging / "data").mkdir(parents=True)
+        for i, source in enumerate(files):
+            target = staging / "data" / f"{split}-{i:05d}-of-{len(files):05d}.parquet"
+            try:
+                os.link(source, target)
+            except OSError:
+                shutil.copyfile(source, target)
+        final = out_dir / "dataset"
+        old = out_dir / f".dataset.old{os.getpid()}"
+        if final.exists():
+            os.replace(final, old)
+        os.replace(staging, final)
+        shutil.rmtree(old, ignore_errors=True)
+        job = json.loads((out_dir / JOB_FILE).read_text())
+        job["skipped_rows"] = skipped_rows(out_dir)
+        tmp = out_dir / f".{JOB_FILE}.tmp{os.getpid()}"
+        tmp.write_text(json.dumps(job, indent=2, sort_keys=True))
+        os.replace(tmp, out_dir / JOB_FILE)
+        return final
+    finally:
+        lock.release()

@@ -372,8 +372,11 @@ def load_img2img_pipeline(spec: ModelSpec) -> tuple[Any, ResolvedModel]:
             "leave offload unset on a CPU-only machine."
         )
     extra: dict[str, Any] = {_dtype_keyword(): dtype}
-    if "safety_checker" in json.loads((resolved.folder / "model_index.json").read_text()):
+    index = json.loads((resolved.folder / "model_index.json").read_text())
+    if "safety_checker" in index:  # the checker and its image processor are neither downloaded nor loaded
         extra.update(safety_checker=None, requires_safety_checker=False)
+    if "feature_extractor" in index:
+        extra["feature_extractor"] = None
     if spec.variant is not None:
         extra["variant"] = spec.variant
     try:

@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -6,7 +7,7 @@ from datasets import load_dataset
 
 from genie_transforms import GenieGenerator
 from genie_transforms.cli import main
-from genie_transforms.jobs import merge_chunks, shard_chunks
+from genie_transforms.jobs import chunk_path, merge_chunks, missing_chunks, shard_chunks
 
 
 
@@ -95,7 +96,7 @@ def test_a_resumed_job_must_keep_its_settings(source_dir, tiny_model_path, tmp_p
     out = tmp_path / "job"
     main(_args(source_dir, tiny_model_path, out, "--limit", "3"))
     assert main(_args(source_dir, tiny_model_path, out, "--limit", "3", "--seed", "5")) == 1
-    assert "other settings (seed differ)" in capsys.readouterr().err
+    assert "other settings (seed: 0 in the job, 5 now)" in capsys.readouterr().err
 
 
 def test_generate_command_errors_are_clear(source_dir, tiny_model_path, tmp_path, capsys):
@@ -154,3 +155,195 @@ def test_the_progress_bar_moves_with_every_batch(tiny_generator, tmp_path, capsy
     assert calls == [[0, 1], [2, 3], [4, 5]] and stats["rows_out"] == 6
     err = capsys.readouterr().err
     assert "6/6" in err and "shard 0/1" in err  # (tqdm shows the in-between updates as time allows)
+
+
+def test_replaced_weights_are_another_model_for_the_cache_and_for_a_resume(tiny_model_path, tmp_path, make_dataset,
+                                                                          saved_source, capsys):  # fmt: skip
+    import shutil
+
+    from genie_transforms.datasets import generate_hard_negatives
+    from genie_transforms.testing import make_tiny_pipeline
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_path, model)
+    ds = make_dataset(3)
+    first = generate_hard_negatives(ds, GenieGenerator.from_pretrained(model, num_inference_steps=2, progress=False),
+                                    noise_ratio=1.0, targets="random_k:1")  # fmt: skip
+    source, out = saved_source(4), tmp_path / "job"
+    assert main(_args(source, model, out, "--chunk-size", "2", "--limit", "2")) == 0
+    make_tiny_pipeline(seed=7).save_pretrained(model, safe_serialization=True)  # new weights at the same path
+    again = generate_hard_negatives(ds, GenieGenerator.from_pretrained(model, num_inference_steps=2, progress=False),
+                                    noise_ratio=1.0, targets="random_k:1")  # fmt: skip
+    assert again["model_revision"][0] != first["model_revision"][0]  # a cache miss: generated anew
+    assert any(np.abs(np.asarray(a, int) - np.asarray(b, int)).max() > 0 for a, b in zip(first["image"], again["image"]))
+    capsys.readouterr()
+    assert main(_args(source, model, out, "--chunk-size", "2", "--limit", "2")) == 1
+    err = capsys.readouterr().err
+    assert "generator.model_revision: 'sha256:" in err and "in the job" in err and "now" in err
+
+
+def test_a_replaced_source_and_changed_settings_are_named_with_both_values(tiny_model_path, tmp_path, make_dataset,
+                                                                          capsys):  # fmt: skip
+    source, out = tmp_path / "source", tmp_path / "job"
+    make_dataset(4).save_to_disk(str(source))
+    assert main(_args(source, tiny_model_path, out, "--dataset-revision", "v1")) == 0
+    capsys.readouterr()
+    assert main(_args(source, tiny_model_path, out, "--dataset-revision", "v1", "--steps", "3")) == 1
+    assert "generator.num_inference_steps: 2 in the job, 3 now" in capsys.readouterr().err
+    import shutil
+
+    shutil.rmtree(source)
+    make_dataset(4, names=["cat", "dog", "car", "boat"]).map(lambda r: {"label": 3 - r["label"]}).save_to_disk(str(source))
+    assert main(_args(source, tiny_model_path, out, "--dataset-revision", "v1")) == 1
+    assert "source.fingerprint:" in capsys.readouterr().err  # same path, same row count, other data
+    job = json.loads((out / "job.json").read_text())
+    assert job["source"]["revision"] == "v1" and job["source"]["num_rows"] == 4 and job["source"]["fingerprint"]
+
+
+def test_broken_chunks_are_named_and_generated_again(source_dir, tiny_model_path, tmp_path, caplog):
+    out = tmp_path / "job"
+    assert main(_args(source_dir, tiny_model_path, out)) == 0
+    whole = load_dataset(str(out / "dataset"), split="train")
+    first, second = chunk_path(out, 1), chunk_path(out, 2)
+    first.write_bytes(first.read_bytes()[: first.stat().st_size // 2])  # truncated
+    second.write_bytes(b"")  # emptied
+    assert sorted(missing_chunks(out)) == [1, 2]
+    with pytest.raises(ValueError, match=r"chunks \[1, 2\] are missing or broken"):
+        merge_chunks(out)
+    with caplog.at_level("WARNING"):
+        assert main(_args(source_dir, tiny_model_path, out)) == 0
+    assert "Chunk 1 (chunk-000001.parquet) is broken" in caplog.text and "Chunk 2" in caplog.text
+    again = load_dataset(str(out / "dataset"), split="train")
+    assert sorted(again["source_index"]) == list(range(10)) and again["noise_seed"] == whole["noise_seed"]
+
+
+def test_a_chunk_belongs_to_one_process_at_a_time(tmp_path):
+    from genie_transforms.jobs import ChunkLock
+
+    path = tmp_path / "chunk-000000.lock"
+    a, b = ChunkLock(path), ChunkLock(path)
+    assert a.acquire() and not b.acquire() and b.owner().endswith(f":{os.getpid()}")
+    a.release()
+    assert b.acquire()
+    b.release()
+    import socket
+
+    path.write_text(f"{socket.gethostname()}:999999999")  # a crashed process's lock: taken over
+    assert ChunkLock(path).acquire()
+
+
+@pytest.mark.slow
+def test_two_processes_on_one_job_folder_never_do_a_chunk_twice(saved_source, tiny_model_path, tmp_path):
+    import subprocess
+    import sys
+
+    source, out = saved_source(8), tmp_path / "job"
+    command = [sys.executable, "-m", "genie_transforms", *_args(source, tiny_model_path, out, "--chunk-size", "1")]
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    import re
+
+    written = [int(re.search(r"(\d+) chunks written", o).group(1)) for o, _ in outputs]
+    assert sum(written) == 8  # every chunk once, shared between the two
+    ds = load_dataset(str(out / "dataset"), split="train")
+    assert sorted(ds["source_index"]) == list(range(8))
+
+
+def test_everything_that_can_be_checked_is_checked_before_working(saved_source, tiny_model_path, tmp_path, capsys,
+                                                                   make_dataset):  # fmt: skip
+    source = saved_source(4)
+    names = tmp_path / "names.txt"
+    names.write_text("cat\ndog\n")
+    assert main(_args(source, tiny_model_path, tmp_path / "a", "--class-names", str(names))) == 2
+    assert "has 2 names, but 'label' has 4 classes" in capsys.readouterr().err
+    assert main(_args(source, tiny_model_path, tmp_path / "b", "--noise-ratio", "0.5", "0.5")) == 1
+    assert "repeats [0.5]" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(_args(source, tiny_model_path, tmp_path / "c", "--limit", "0"))
+    unlabelled = tmp_path / "unlabelled"
+    from datasets import ClassLabel, Value
+
+    ds = make_dataset(4).cast_column("label", Value("int64")).map(lambda r, i: {"label": -1 if i == 2 else r["label"]},
+                                                                  with_indices=True)  # fmt: skip
+    ds.cast_column("label", ClassLabel(names=["cat", "dog", "car", "boat"])).save_to_disk(str(unlabelled))
+    assert main(_args(unlabelled, tiny_model_path, tmp_path / "d")) == 1
+    assert "1 source rows are labelled -1 (no label), e.g. rows [2]" in capsys.readouterr().err
+    assert not any((tmp_path / x).exists() for x in ("a", "b", "d"))
+
+
+def test_skipped_rows_are_counted_recorded_and_published(tiny_model_path, tmp_path, capsys, make_dataset):
+    from datasets import Image as ImageFeature
+
+    ds = make_dataset(4).cast_column("image", ImageFeature(decode=False))
+    broken = ds.map(lambda r, i: {"image": {"bytes": b"not an image", "path": None} if i == 1 else r["image"]},
+                    with_indices=True, features=ds.features)  # fmt: skip
+    broken.save_to_disk(str(tmp_path / "source"))
+    out = tmp_path / "job"
+    assert main(_args(tmp_path / "source", tiny_model_path, out, "--errors", "skip")) == 0
+    assert "1 source rows skipped (undecodable images: [1])" in capsys.readouterr().out
+    assert json.loads((out / "job.json").read_text())["skipped_rows"] == [1]
+    assert main(["publish", "--genie", str(out), "--output", str(tmp_path / "repo")]) == 0
+    assert "Source rows skipped (images that could not be decoded): 1 (1)" in (tmp_path / "repo" / "README.md").read_text()
+
+
+def test_merging_links_the_chunk_files_instead_of_loading_them(source_dir, tiny_model_path, tmp_path):
+    out = tmp_path / "job"
+    assert main(_args(source_dir, tiny_model_path, out)) == 0
+    merged = sorted((out / "dataset" / "data").glob("*.parquet"))
+    chunks = sorted((out / "chunks").glob("chunk-*.parquet"))
+    assert [p.stat().st_ino for p in merged] == [p.stat().st_ino for p in chunks]  # the same files, not copies
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["torchrun", "accelerate"])
+def test_real_launchers_give_the_rows_of_one_process(saved_source, tiny_model_path, tmp_path, launcher):
+    """`torchrun --nproc_per_node 2` and `accelerate launch --num_processes 2` on the CPU: each process takes its
+    shard from RANK / WORLD_SIZE, and the merged dataset equals a one-process run, row for row."""
+    import shutil
+    import subprocess
+    import sys
+
+    source = saved_source(10)
+    single, launched = tmp_path / "single", tmp_path / "launched"
+    assert main(_args(source, tiny_model_path, single)) == 0
+    args = _args(source, tiny_model_path, launched)
+    if launcher == "torchrun":
+        command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "genie_transforms.cli"]
+    else:
+        if shutil.which("accelerate") is None:
+            pytest.skip("accelerate is not installed")
+        # on a machine without GPUs, --multi_gpu starts the processes with torchrun's variables (no NCCL is used)
+        command = ["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                   "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "genie_transforms.cli"]  # fmt: skip
+    result = subprocess.run([*command, *args], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "shard 0/2" in result.stdout + result.stderr and "shard 1/2" in result.stdout + result.stderr
+    a = load_dataset(str(single / "dataset"), split="train").sort(["source_index", "label"])
+    b = load_dataset(str(launched / "dataset"), split="train").sort(["source_index", "label"])
+    assert a["source_index"] == b["source_index"] and a["label"] == b["label"] and a["noise_seed"] == b["noise_seed"]
+    for x, y in zip(a["image"], b["image"]):
+        assert np.abs(np.asarray(x, dtype=int) - np.asarray(y, dtype=int)).max() <= 2
+
+
+def test_a_streamed_source_gives_the_rows_of_the_eager_one(tiny_model_path, tmp_path, make_dataset):
+    from datasets import load_dataset as load
+
+    from genie_transforms.datasets import generate_hard_negatives
+
+    make_dataset(5).to_parquet(str(tmp_path / "data" / "train.parquet"))
+    gen = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=2, progress=False)
+    eager = generate_hard_negatives(load(str(tmp_path / "data"), split="train", cache_dir=str(tmp_path / "c")), gen,
+                                    noise_ratio=1.0, targets="random_k:1", batch_size=2)  # fmt: skip
+    streamed = generate_hard_negatives(load(str(tmp_path / "data"), split="train", streaming=True), gen,
+                                       noise_ratio=1.0, targets="random_k:1", batch_size=2)  # fmt: skip
+    rows = list(streamed)
+    assert [r["source_index"] for r in rows] == eager["source_index"] and [r["noise_seed"] for r in rows] == eager["noise_seed"]
+    for a, b in zip(rows, eager):
+        assert np.abs(np.asarray(a["image"], int) - np.asarray(b["image"], int)).max() <= 2
+    out, eager_out = tmp_path / "streamed-job", tmp_path / "eager-job"
+    assert main(_args(tmp_path / "data", tiny_model_path, out, "--streaming", "--limit", "5")) == 0
+    assert main(_args(tmp_path / "data", tiny_model_path, eager_out)) == 0
+    a = load_dataset(str(out / "dataset"), split="train")
+    b = load_dataset(str(eager_out / "dataset"), split="train")
+    assert a["source_index"] == b["source_index"] and a["noise_seed"] == b["noise_seed"]

@@ -127,3 +127,54 @@ def test_model_spec_serialises(tiny_lora_path):
     assert ModelSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
     assert LoraWeights.parse("org/name:0.7") == LoraWeights("org/name", 0.7)
     assert LoraWeights.parse("C:/x/y.safetensors") == LoraWeights("C:/x/y.safetensors")
+
+
+@pytest.mark.slow
+def test_from_the_hub_only_the_loaded_files_are_downloaded(tmp_path, prompts, rgb_images, tiny_lora_path):
+    """A Stable Diffusion-like repository with a safety checker, a feature extractor and two weights variants, served
+    by the local stand-in for the Hub: loading the fp16 variant downloads neither the safety checker's files nor the
+    other variant's weights; a LoRA is fetched by Hub id and recorded with its commit."""
+    import os
+    import subprocess
+    import sys
+
+    from .hub_server import LocalHub
+
+    repo = tmp_path / "repo"
+    pipe = make_tiny_pipeline()
+    pipe.save_pretrained(repo, safe_serialization=True)
+    pipe.save_pretrained(repo, safe_serialization=True, variant="fp16")
+    index = json.loads((repo / "model_index.json").read_text())
+    index.update(safety_checker=["stable_diffusion", "StableDiffusionSafetyChecker"],
+                 feature_extractor=["transformers", "CLIPImageProcessor"], requires_safety_checker=True)  # fmt: skip
+    (repo / "model_index.json").write_text(json.dumps(index))
+    for folder in ("safety_checker", "feature_extractor"):
+        (repo / folder).mkdir()
+        (repo / folder / "config.json").write_text("{}")
+    (repo / "safety_checker" / "model.safetensors").write_bytes(b"0" * 1000)
+    hub = LocalHub(tmp_path / "hub").start()
+    try:
+        hub.add("model", "org/tiny-sd", repo)
+        hub.add("model", "org/tiny-lora", tiny_lora_path.parent)
+        script = """
+import json
+from genie_transforms import GenieGenerator
+gen = GenieGenerator.from_pretrained("org/tiny-sd", variant="fp16", lora="org/tiny-lora/pytorch_lora_weights.safetensors",
+                                     num_inference_steps=2, progress=False)
+out = gen.generate([__import__("PIL.Image").Image.new("RGB", (32, 32))], 1, 0.5, seed=0, prompts=["cat", "dog"])
+print(json.dumps({"revision": gen.model_revision, "variant": out.records[0].model_variant,
+                  "adapters": out.records[0].adapters}))
+"""
+        env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_HUB_OFFLINE": "0", "HF_HOME": str(tmp_path / "home")}
+        result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        figures = json.loads(result.stdout.strip().splitlines()[-1])
+    finally:
+        hub.stop()
+    fetched = [path for method, path in hub.requests if method == "GET" and "/resolve/" in path]
+    assert any(p.endswith("unet/diffusion_pytorch_model.fp16.safetensors") for p in fetched)
+    assert not [p for p in fetched if "safety_checker/" in p or "feature_extractor/" in p]
+    assert not [p for p in fetched if p.endswith("diffusion_pytorch_model.safetensors") or p.endswith("/model.safetensors")]
+    assert figures["revision"] == hub.commit("model", "org/tiny-sd") and figures["variant"] == "fp16"
+    (adapter,) = figures["adapters"]
+    assert adapter["identity"] == f"org/tiny-lora@{hub.commit('model', 'org/tiny-lora')}" and adapter["scale"] == 1.0

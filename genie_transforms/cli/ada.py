@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .common import (
     add_job_arguments, add_model_arguments, add_parser, add_source_arguments, add_strategy_arguments, build_generator,
-    positive_int, read_source, rows_per_call, shard_from_env,
+    finish_job, positive_int, read_source, rows_per_call, shard_from_env,
 )  # fmt: skip
 
 
@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     from ..ada import GenieAda, class_prototypes, check_grid
     from ..datasets import genie_ada_map, noise_table, output_features
     from ..embedders import embedder_from_spec
-    from ..jobs import merge_chunks, missing_chunks, run_chunks
+    from ..jobs import run_chunks
+    from ..parquet import write_parquet
     from ..plots import ada_curves
     from ..targets import targets_per_source
     from .generate import build_strategy
@@ -79,8 +80,7 @@ def run(args: argparse.Namespace) -> int:
     fn = genie_ada_map(ada, source.prompts, prototypes, targets=strategy, seed=args.seed,
                        image_column=args.image_column, label_column=args.label_column, errors=args.errors)  # fmt: skip
     ds = source.ds.cast_column(args.image_column, ImageFeature(decode=False))
-    config = {"command": "ada", "dataset": args.dataset, "dataset_revision": args.dataset_revision,
-              "config": args.config, "split": args.split, "limit": args.limit,
+    config = {"command": "ada", "dataset": args.dataset, "split": args.split, "source": source.identity,
               "prototype_images": args.prototype_images, **fn.config}  # fmt: skip
     per_source = targets_per_source(strategy, source.prompts.labels) * len(ada.grid)
     stats = run_chunks(
@@ -88,17 +88,14 @@ def run(args: argparse.Namespace) -> int:
         chunk_size=args.chunk_size, num_shards=num_shards, shard_index=shard_index,
         rows_per_call=rows_per_call(gen.batch_size, per_source), progress=not args.no_progress,
     )  # fmt: skip
-    print(f"shard {shard_index}/{num_shards}: {stats['chunks_done']} chunks written ({stats['rows_out']} Ada images), "
-          f"{stats['chunks_skipped']} already done")  # fmt: skip
-    if missing_chunks(args.output):
-        print("chunks of other shards are still to do; the last shard to finish merges them")
+    folder = finish_job(args, stats, num_shards, shard_index, "Ada images")
+    if folder is None:
         return 0
-    folder = merge_chunks(args.output, split=args.split)
     merged = load_dataset(str(folder), split=args.split)
     table = noise_table(merged)
     table_dir = args.output / "noise_table" / "data"
     table_dir.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(str(table_dir / f"{args.split}-00000-of-00001.parquet"))
+    write_parquet(table, table_dir / f"{args.split}-00000-of-00001.parquet")
     rows = table.select(range(min(8, len(table)))).to_list()
     for row in rows:
         row["source_name"], row["target_name"] = source.names[row["source_label"]], source.names[row["target"]]

@@ -85,7 +85,7 @@ def build_generator(args: argparse.Namespace, **overrides: Any):
     return gen
 
 
-def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool = True, streaming: bool = False) -> None:
     """Source-dataset options."""
     group = parser.add_argument_group("source dataset")
     group.add_argument("--dataset", required=required, default=None,
@@ -102,6 +102,10 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool = Tr
     group.add_argument("--synonyms", choices=("all", "first"), default="all",
                        help="for WordNet synonym lists ('tabby, tabby cat'): keep all (the reference code) or the first")
     group.add_argument("--limit", type=positive_int, default=None, help="use only the first N rows (to try a run)")
+    if streaming:
+        group.add_argument("--streaming", action="store_true",
+                           help="read the source as a stream (a Hub dataset too large to download first); needs "
+                                "--limit unless the dataset says how many rows it has")  # fmt: skip
 
 
 def add_job_arguments(parser: argparse.ArgumentParser) -> None:
@@ -133,35 +137,68 @@ class SourceData:
     full: Any
     prompts: Any
     names: list[str]
+    num_rows: int
+    identity: dict[str, Any]
 
 
-def read_source(args: argparse.Namespace, gen: Any) -> SourceData:
-    """Load and check the source split, and make its prompt map with the model's declared template (or
-    --template, with a warning when it differs from the model's)."""
+def read_source(args: argparse.Namespace, gen: Any, streaming: bool = False) -> SourceData:
+    """Load and check the source split (everything that can be checked before the first generation), make its
+    prompt map with the model's declared template (or --template, with a warning when it differs from the
+    model's), and name the source (fingerprint, revision, rows) for the job's settings."""
     from ..datasets import check_dataset, prompt_map_for
     from ..jobs import load_source
     from ..prompts import PromptMap
 
-    full = load_source(args.dataset, args.split, args.config, args.dataset_revision)
+    full = load_source(args.dataset, args.split, args.config, args.dataset_revision, streaming=streaming)
     check_dataset(full, args.image_column, args.label_column)
-    ds = full.select(range(min(args.limit, len(full)))) if args.limit is not None else full
+    if streaming:
+        known = getattr(full.info.splits.get(args.split), "num_examples", None) if full.info.splits else None
+        num_rows = min(args.limit, known) if args.limit and known else args.limit or known
+        if not num_rows:
+            raise UsageError("--streaming needs --limit N: the stream does not say how many rows it has.")
+        ds = full
+    else:
+        ds = full.select(range(min(args.limit, len(full)))) if args.limit is not None else full
+        num_rows = len(ds)
     names = None
+    feature = full.features[args.label_column]
     if args.class_names is not None:
         names = [line.strip() for line in args.class_names.read_text().splitlines() if line.strip()]
-        feature = full.features[args.label_column]
         expected = getattr(feature, "num_classes", None)
         if expected is not None and len(names) != expected:
             raise UsageError(f"--class-names {args.class_names} has {len(names)} names, but {args.label_column!r} has "
                              f"{expected} classes; give one name per class, in label order.")  # fmt: skip
-    elif hasattr(full.features[args.label_column], "names"):
-        names = list(full.features[args.label_column].names)
+    elif hasattr(feature, "names"):
+        names = list(feature.names)
     template = args.template or gen.prompt_template
     prompts = None
     if names is not None:
         prompts = PromptMap(names, synonyms=args.synonyms, **({"template": template} if template else {}))
     prompts = prompt_map_for(full.features, args.label_column, prompts, gen)
     check_bundled(args, [prompts.names[i] for i in prompts.labels])
-    return SourceData(ds, full, prompts, [prompts.names[i] for i in prompts.labels])
+    identity = {"dataset": args.dataset, "revision": args.dataset_revision, "config": args.config, "split": args.split,
+                "fingerprint": getattr(full, "_fingerprint", None), "num_rows": num_rows, "streaming": streaming}  # fmt: skip
+    return SourceData(ds, full, prompts, [prompts.names[i] for i in prompts.labels], num_rows, identity)
+
+
+def finish_job(args: argparse.Namespace, stats: dict[str, Any], num_shards: int, shard_index: int, what: str):
+    """Print the shard's summary (with skipped rows) and merge the job when every chunk is done; returns the merged
+    folder, or None when other shards (or another process's merge) are still running."""
+    from ..jobs import merge_chunks, missing_chunks
+
+    skipped = stats["skipped_rows"]
+    note = f"; {len(skipped)} source rows skipped (undecodable images: {skipped[:10]})" if skipped else ""
+    busy = f"; chunks {stats['chunks_busy']} are being generated by another process" if stats["chunks_busy"] else ""
+    print(f"shard {shard_index}/{num_shards}: {stats['chunks_done']} chunks written ({stats['rows_out']} {what} from "
+          f"{stats['rows_in']} sources), {stats['chunks_skipped']} already done{note}{busy}")  # fmt: skip
+    missing = missing_chunks(args.output)
+    if missing:
+        print(f"{len(missing)} chunks are still to do (other shards or processes); the last to finish merges them")
+        return None
+    folder = merge_chunks(args.output, split=args.split)
+    if folder is None:
+        print("another process is merging the chunks")
+    return folder
 
 
 def check_bundled(args: argparse.Namespace, names: list[str]) -> None:

@@ -18,14 +18,14 @@ from __future__ import annotations
 import argparse
 
 from .common import (
-    add_job_arguments, add_model_arguments, add_parser, add_source_arguments, add_strategy_arguments, build_generator,
-    read_source, rows_per_call, shard_from_env,
+    UsageError, add_job_arguments, add_model_arguments, add_parser, add_source_arguments, add_strategy_arguments,
+    build_generator, finish_job, read_source, rows_per_call, shard_from_env,
 )  # fmt: skip
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = add_parser(sub, "generate", "hard negatives for a dataset (sharded, resumable)", __doc__)
-    add_source_arguments(parser)
+    add_source_arguments(parser, streaming=True)
     add_model_arguments(parser)
     add_job_arguments(parser)
     group = parser.add_argument_group("GeNIe")
@@ -47,6 +47,8 @@ def build_strategy(args: argparse.Namespace, source) -> object:
     confusion = np.load(args.confusion) if args.confusion is not None else None
     counts = None
     if args.strategy.startswith("to_tail"):
+        if source.identity["streaming"]:
+            raise UsageError("--strategy to_tail counts the images of each class: it needs the whole split, not a stream.")
         labels = np.asarray(source.full[args.label_column])
         counts = np.maximum(np.bincount(labels, minlength=len(source.names)), 1).tolist()
     return get_strategy(args.strategy, confusion=confusion, class_counts=counts)
@@ -77,33 +79,30 @@ def run(args: argparse.Namespace) -> int:
     from datasets import Image as ImageFeature
 
     from ..datasets import check_noise_ratios, genie_map, output_features
-    from ..jobs import merge_chunks, missing_chunks, run_chunks
+    from ..jobs import run_chunks
     from ..targets import targets_per_source
 
     num_shards, shard_index = shard_from_env(args.num_shards, args.shard_index)
     gen = build_generator(args)
-    source = read_source(args, gen)
+    source = read_source(args, gen, streaming=args.streaming)
     ratios = check_noise_ratios(args.noise_ratio, gen.num_inference_steps)
     strategy = build_strategy(args, source)
     fn = genie_map(gen, source.prompts, noise_ratio=ratios, targets=strategy, seed=args.seed,
                    image_column=args.image_column, label_column=args.label_column, errors=args.errors)  # fmt: skip
-    ds = source.ds.cast_column(args.image_column, ImageFeature(decode=False))
+    ds = source.ds.cast_column(args.image_column, ImageFeature(decode=False))  # decoded (or skipped) by row
     if args.estimate is not None:
+        if source.identity["streaming"]:
+            raise UsageError("--estimate times rows of a split held on disk; drop --streaming for the estimate.")
         return estimate(ds, fn, args.estimate, args.chunk_size, num_shards, shard_index)
-    config = {"command": "generate", "dataset": args.dataset, "dataset_revision": args.dataset_revision,
-              "config": args.config, "split": args.split, "limit": args.limit, **fn.config}  # fmt: skip
+    config = {"command": "generate", "dataset": args.dataset, "split": args.split, "source": source.identity,
+              **fn.config}  # fmt: skip
     per_source = targets_per_source(strategy, source.prompts.labels) * len(ratios)
     stats = run_chunks(
-        ds, fn, output_features(ds.features[args.label_column]), args.output, config=config,
-        chunk_size=args.chunk_size, num_shards=num_shards, shard_index=shard_index,
+        ds, fn, output_features(source.full.features[args.label_column]), args.output, config=config,
+        chunk_size=args.chunk_size, num_shards=num_shards, shard_index=shard_index, num_rows=source.num_rows,
         rows_per_call=rows_per_call(gen.batch_size, per_source), progress=not args.no_progress,
     )  # fmt: skip
-    print(f"shard {shard_index}/{num_shards}: {stats['chunks_done']} chunks written ({stats['rows_out']} hard "
-          f"negatives from {stats['rows_in']} sources), {stats['chunks_skipped']} already done")  # fmt: skip
-    missing = missing_chunks(args.output)
-    if missing:
-        print(f"{len(missing)} chunks of other shards are still to do; the last shard to finish merges them")
-        return 0
-    folder = merge_chunks(args.output, split=args.split)
-    print(f"all chunks done; merged into {folder} (datasets.load_dataset('{folder}'))")
+    folder = finish_job(args, stats, num_shards, shard_index, "hard negatives")
+    if folder is not None:
+        print(f"all chunks done; merged into {folder} (datasets.load_dataset('{folder}'))")
     return 0

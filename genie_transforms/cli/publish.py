@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     info = CardInfo(
         model_id=settings["model_id"], model_revision=settings["model_revision"], seed=first["seed"],
         noise_ratios=ratios or ([] if ada is None else ada["grid"]), strategy=strategy_spec(first["targets"]),
-        source_dataset=first["dataset"], source_revision=first.get("dataset_revision"),
+        source_dataset=first["dataset"], source_revision=first["source"].get("revision"),
+        skipped_rows=sorted({r for job in jobs for r in job.get("skipped_rows", [])}),
         prompt_template=first.get("prompt_template"), command=" ".join(shlex.quote(a) for a in ["genie", *sys.argv[1:]])
         if sys.argv and Path(sys.argv[0]).name == "genie" else "",
         license=args.license or ("cc-by-4.0" if bundled else "other"),
