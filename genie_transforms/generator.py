@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import numbers
+import os
 import threading
 import types
 import warnings
@@ -48,6 +49,30 @@ PRESETS: dict[str, dict[str, Any]] = {
 SETTINGS = ("num_inference_steps", "guidance_scale", "scheduler", "timestep_spacing", "resolution", "batch_size",
             "min_image_size", "progress", "channels_last", "compile_unet")  # fmt: skip
 """What [`GenieGenerator.with_settings`] may change (the weights stay shared)."""
+
+
+_FORKED = False
+
+
+def _after_fork_in_child() -> None:
+    global _FORKED
+    _FORKED = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _single_thread_after_fork() -> None:
+    """In a process forked after torch ran (`multiprocessing.Pool`'s default on Linux), the parent's OpenMP threads
+    are gone and a multi-threaded torch op hangs forever; run torch on one thread there (as DataLoader workers do)."""
+    if _FORKED and torch.get_num_threads() > 1:
+        torch.set_num_threads(1)
+        warnings.warn(
+            "GenieGenerator runs in a forked process: torch uses one thread here, since a forked child cannot use the "
+            "parent's threads. For speed, start workers with the 'spawn' method (or use DataLoader workers).",
+            GenieWarning,
+            stacklevel=3,
+        )
 
 
 class UnknownLabelError(KeyError, ValueError):
@@ -659,6 +684,7 @@ class GenieGenerator:
             [`GenieOutput`] with `images` and one [`GenieRecord`] per row; the label of row i is `targets[i]`.
         """
         batch_size = self.batch_size if batch_size is None else batch_size
+        _single_thread_after_fork()
         with self._slot.lock:
             rows = self._prepare(images, targets, noise_ratio, seed, prompts, source_ids, batch_size)
             return self._run(rows, batch_size, progress)
@@ -680,6 +706,7 @@ class GenieGenerator:
         n = len(targets)
         ids = [f"txt2img-{i}" for i in range(n)] if source_ids is None else source_ids
         batch_size = self.batch_size if batch_size is None else batch_size
+        _single_thread_after_fork()
         with self._slot.lock:
             rows = self._prepare(None, targets, 1.0, seed, prompts, ids, batch_size, count=n)
             return self._run(rows, batch_size, progress)

@@ -13,11 +13,11 @@ import numpy as np
 
 from .generator import GenieGenerator, check_noise_ratio
 from .images import restore, to_rgb
+from .labels import check_label_mode, label_index, label_vector, like
 from .prompts import PromptMap
 from .targets import TargetStrategy, get_strategy
 
 BANK_COLUMNS = ("image", "label", "source_label")
-LABEL_MODES = ("hard", "onehot", "soft")
 
 
 def as_generator(generator: GenieGenerator | str | Mapping[str, Any]) -> GenieGenerator:
@@ -58,15 +58,18 @@ class OnlineSource:
     def num_classes(self) -> int:
         return max(self.classes) + 1
 
-    def check_label(self, label: int) -> int:
+    @property
+    def names(self) -> list[str] | None:
+        return [self.prompts.names.get(i, str(i)) for i in range(self.num_classes)]
+
+    def serves(self, label: int) -> bool:
+        return label in self.prompts
+
+    def draw(self, label: int, rng: np.random.Generator) -> dict[str, Any]:
         if label not in self.prompts:
             raise ValueError(
                 f"Label {label!r} is not in the prompt map (classes {self.classes[:20]}); add its name to `prompts`."
             )
-        return label
-
-    def draw(self, label: int, rng: np.random.Generator) -> dict[str, Any]:
-        label = self.check_label(label)
         seed = int(rng.integers(2**31))
         (target,) = self.strategy(label, self.classes, source_id="", seed=seed)[:1]
         return {"source_label": label, "target": int(target), "noise_ratio": self.noise_ratio, "seed": seed}
@@ -110,6 +113,10 @@ class BankSource:
         self.index = {int(c): np.flatnonzero(sources == c) for c in np.unique(sources)}
         feature = bank.features["label"]
         self.num_classes = feature.num_classes if isinstance(feature, ClassLabel) else int(self.targets.max()) + 1
+        self.names = list(feature.names) if isinstance(feature, ClassLabel) else None
+
+    def serves(self, label: int) -> bool:
+        return label in self.index
 
     def draw(self, label: int, rng: np.random.Generator) -> dict[str, Any]:
         rows = self.index.get(int(label))
@@ -141,26 +148,68 @@ def make_source(generator: Any = None, bank: Any = None, prompts: Any = None, no
     return OnlineSource(generator, prompts, noise_ratio, targets)
 
 
-def encode_label(source_label: int, target: int | None, noise_ratio: float, mode: str, num_classes: int) -> Any:
-    """The label a sample leaves the transform with: the target (hard, the paper's default) or a vector.
+UNSERVED = ("error", "pass")
 
-    `"onehot"`: one-hot of the target (or of the source when not applied). `"soft"`: `1 - r` on the source and `r`
-    on the target, a float vector that composes with MixUp/CutMix afterwards.
+
+class TransformCore:
+    """What both `GenieTransform`s do, written once: check the configuration against the task's classes, read a
+    label (the contract of `genie_transforms.labels`), draw a hard negative, and give the label back.
+
+    `num_classes` / `classes` (the task's class count, or its class names in label order) are checked against the
+    bank's or prompt map's classes at construction; task classes the source cannot serve (a bank with no negative
+    of that source class) are listed then, and either refused (`unserved="error"`) or passed through unchanged
+    (`unserved="pass"`), never a crash mid-epoch.
     """
-    if mode == "hard":
-        return source_label if target is None else target
-    vector = np.zeros(num_classes, dtype=np.float32)
-    if target is None:
-        vector[source_label] = 1.0
-    elif mode == "onehot":
-        vector[target] = 1.0
-    else:
-        vector[source_label] += 1.0 - noise_ratio
-        vector[target] += noise_ratio
-    return vector
 
+    def __init__(self, source: OnlineSource | BankSource, label_mode: str = "hard", num_classes: int | None = None,
+                 classes: Any = None, unserved: str = "error") -> None:  # fmt: skip
+        self.source = source
+        self.label_mode = check_label_mode(label_mode)
+        if unserved not in UNSERVED:
+            raise ValueError(f"`unserved` must be 'error' or 'pass', got {unserved!r}.")
+        if classes is not None:
+            names = list(classes)
+            if num_classes is not None and num_classes != len(names):
+                raise ValueError(f"`num_classes`={num_classes} but `classes` names {len(names)} classes.")
+            num_classes = len(names)
+            if source.names is not None and [n.lower() for n in source.names] != [str(n).lower() for n in names]:
+                raise ValueError(f"The task's classes {names[:10]} are not the {source.kind}'s {source.names[:10]}; a "
+                                 f"{source.kind} made for another class list would give wrong targets.")  # fmt: skip
+        if num_classes is not None:
+            if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+                raise ValueError(f"`num_classes` must be an int >= 2, got {num_classes!r}.")
+            if num_classes != source.num_classes:
+                raise ValueError(
+                    f"The task has {num_classes} classes but the {source.kind} has {source.num_classes}: its targets "
+                    f"would be classes the task does not have. Use a {source.kind} made for these classes."
+                )
+        self.num_classes = num_classes or source.num_classes
+        self.unserved: set[int] = set()
+        if num_classes is not None:
+            missing = [c for c in range(num_classes) if not source.serves(c)]
+            if missing and unserved == "error":
+                raise ValueError(
+                    f"The {source.kind} has no hard negative for the source classes {missing[:20]}; samples of those "
+                    "classes could not be transformed. Generate negatives for them, or pass unserved='pass' to let "
+                    "them through unchanged."
+                )
+            self.unserved = set(missing)
+        self.pass_unserved = unserved == "pass"
 
-def check_label_mode(mode: str) -> str:
-    if mode not in LABEL_MODES:
-        raise ValueError(f"`label_mode` must be one of {LABEL_MODES}, got {mode!r}.")
-    return mode
+    def read(self, value: Any, what: str = "label") -> int:
+        return label_index(value, self.num_classes, what)
+
+    def draw(self, label: int, rng: np.random.Generator) -> dict[str, Any] | None:
+        """The draw for a sample of class `label`, or None for a class passed through unserved."""
+        if label in self.unserved or (self.pass_unserved and not self.source.serves(label)):
+            return None
+        return self.source.draw(label, rng)
+
+    def label_out(self, original: Any, draw: dict[str, Any] | None) -> Any:
+        """The label a sample leaves with: the object that went in when not applied; the target in its type (hard)
+        or a float32 vector (onehot, soft) when applied."""
+        if draw is None:
+            return original
+        if self.label_mode == "hard":
+            return like(original, draw["target"])
+        return label_vector(draw["source_label"], draw["target"], draw["noise_ratio"], self.label_mode, self.num_classes)

@@ -25,9 +25,10 @@ try:
 except ImportError as err:
     raise ImportError('genie_transforms.torchvision needs torchvision: pip install "genie-transforms[torchvision]"') from err
 
-from .generator import GenieGenerator
-from .prompts import PromptMap
-from .sources import check_label_mode, encode_label, make_source
+from .generator import GenieGenerator  # noqa: E402
+from .labels import as_vector  # noqa: E402
+from .prompts import PromptMap  # noqa: E402
+from .sources import TransformCore, make_source  # noqa: E402
 
 
 def default_labels_getter(inputs: Any) -> Any:
@@ -58,19 +59,35 @@ def _label_key(sample: Mapping) -> Any:
     raise ValueError(f"No label-like key in the sample's keys {list(sample)}; pass labels_getter=callable.")
 
 
-def _is_image(x: Any) -> bool:
-    return isinstance(x, (PIL.Image.Image, tv_tensors.Image)) or (
-        isinstance(x, torch.Tensor) and type(x) is torch.Tensor and x.ndim == 3
-    )
+def is_pure_tensor(x: Any) -> bool:
+    """A plain tensor (not a tv_tensor), as torchvision calls it."""
+    return isinstance(x, torch.Tensor) and not isinstance(x, tv_tensors.TVTensor)
+
+
+DENSE_TYPES = tuple(getattr(tv_tensors, name) for name in ("Mask", "BoundingBoxes", "KeyPoints") if hasattr(tv_tensors, name))
+
+
+def find_image(flat: list[Any], exclude: Any = None) -> int | None:
+    """Which item of a flattened sample is the image, by torchvision's own rule: a `tv_tensors.Image` or PIL image
+    if the sample has one (plain tensors then pass through untouched), else the first plain tensor."""
+    explicit = [i for i, x in enumerate(flat) if isinstance(x, (tv_tensors.Image, PIL.Image.Image)) and x is not exclude]
+    if explicit:
+        return explicit[0]
+    if any(isinstance(x, tv_tensors.Video) for x in flat):
+        return None
+    plain = [i for i, x in enumerate(flat) if is_pure_tensor(x) and x is not exclude and x.ndim >= 2]
+    return plain[0] if plain else None
 
 
 class GenieTransform(v2.Transform):
     """Replace the image with a GeNIe hard negative of a contrasting class and set the label to that class.
 
-    Works on PIL images and CHW tensors (plain or `tv_tensors.Image`), in `(image, label)` tuples, dicts and
-    `tv_tensors` samples, inside `v2.Compose` and in `DataLoader` workers. Randomness comes from torch's generator,
-    as in every torchvision transform (`torch.manual_seed` makes it reproducible); the last draw is kept in
-    `last_draw`.
+    Works on PIL images and CHW tensors (plain or `tv_tensors.Image`), and on batches ((N, C, H, W) tensors or
+    images with leading dimensions, labels of shape (N,): one draw per sample), in `(image, label)` tuples, dicts
+    and `tv_tensors` samples, inside `v2.Compose` and in `DataLoader` workers. The image is found as torchvision
+    finds it (a `tv_tensors.Image` or PIL image first; plain tensors pass through then). Randomness comes from
+    torch's generator, as in every torchvision transform (`torch.manual_seed` makes it reproducible); the last
+    draw is kept in `last_draw` (a list for a batch).
 
     Args:
         bank (`datasets.Dataset` or `str`, *optional*): precomputed hard negatives (recommended: O(1) draws).
@@ -78,11 +95,18 @@ class GenieTransform(v2.Transform):
         prompts (`PromptMap`, list or dict, *optional*): class names; required online.
         noise_ratio (`float`, defaults to 0.8): r of online generation.
         strategy (`str` or `dict`, defaults to `"random_k:1"`): target strategy of online generation.
-        p (`float`, defaults to 0.5): probability of applying.
+        p (`float`, defaults to 0.5): probability of applying (per sample).
         labels_getter (`"default"` or callable, defaults to `"default"`): finds the label in a sample; a callable
             must return the label object held in the sample (it is replaced by identity).
-        label_mode (`str`, defaults to `"hard"`): `"hard"` (int target), `"onehot"` or `"soft"` (float tensors;
-            compose with `v2.MixUp` / `v2.CutMix` afterwards).
+        label_mode (`str`, defaults to `"hard"`): `"hard"` (the target, in the label's own type), `"onehot"` or
+            `"soft"` (float tensors; compose with `v2.MixUp` / `v2.CutMix` afterwards). With a vector mode, end the
+            pipeline with [`EncodeLabel`] so that every sample leaves with a vector.
+        num_classes (`int`, *optional*), classes (list of `str`, *optional*): the task's classes, checked against
+            the bank / prompt map at construction.
+        unserved (`str`, defaults to `"error"`): task classes the bank has no negative for are refused at
+            construction, or (`"pass"`) their samples pass through unchanged.
+        allow_dense_targets (`bool`, defaults to `False`): masks, boxes and keypoints describe the original image,
+            so they are refused unless you opt in.
     """
 
     def __init__(
@@ -95,70 +119,142 @@ class GenieTransform(v2.Transform):
         p: float = 0.5,
         labels_getter: str | Callable[[Any], Any] = "default",
         label_mode: str = "hard",
+        num_classes: int | None = None,
+        classes: Sequence[str] | None = None,
+        unserved: str = "error",
+        allow_dense_targets: bool = False,
     ) -> None:
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"`p` should be in [0, 1], got {p}.")
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"`p` should be in [0, 1], got {p!r}.")
         if labels_getter != "default" and not callable(labels_getter):
             raise ValueError(f"`labels_getter` must be 'default' or a callable, got {labels_getter!r}.")
-        self.source = make_source(generator, bank, prompts, noise_ratio, strategy)
+        self.core = TransformCore(make_source(generator, bank, prompts, noise_ratio, strategy), label_mode,
+                                  num_classes, classes, unserved)  # fmt: skip
+        self.source = self.core.source
         self.p = p
         self.labels_getter = labels_getter
-        self.label_mode = check_label_mode(label_mode)
-        self.last_draw: dict[str, Any] | None = None
+        self.label_mode = label_mode
+        self.allow_dense_targets = allow_dense_targets
+        self.last_draw: Any = None
+
+    def extra_repr(self) -> str:
+        bank = getattr(self.source, "bank", None)
+        what = f"bank=<{len(bank)} rows>" if bank is not None else f"generator={self.source.generator.model_id!r}"
+        return f"{what}, p={self.p}, label_mode={self.label_mode!r}"
 
     def forward(self, *inputs: Any) -> Any:
-        inputs = inputs if len(inputs) > 1 else inputs[0]
-        label = (default_labels_getter if self.labels_getter == "default" else self.labels_getter)(inputs)
-        source_label = _as_int(label)
-        draw = None
-        if self.p > 0 and (self.p >= 1 or torch.rand(1).item() < self.p):
-            flat, spec = tree_flatten(inputs)
-            pos = next((i for i, x in enumerate(flat) if _is_image(x) and x is not label), None)
-            if pos is None:
-                raise ValueError("GenieTransform found no image (PIL, tv_tensors.Image or CHW tensor) in the sample.")
-            rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))
-            draw = self.source.draw(source_label, rng)
-            image = flat[pos]
-            plain = image.as_subclass(torch.Tensor) if isinstance(image, tv_tensors.Image) else image
-            (new,) = self.source.images([plain], [draw])
-            flat[pos] = tv_tensors.wrap(new, like=image) if isinstance(image, tv_tensors.Image) else new
-            inputs = tree_unflatten(flat, spec)
-        self.last_draw = draw
-        return self._set_label(inputs, label, self._label(source_label, draw, like=label))
+        sample = inputs if len(inputs) > 1 else inputs[0]
+        label = (default_labels_getter if self.labels_getter == "default" else self.labels_getter)(sample)
+        if label is None:
+            raise ValueError("GenieTransform found no label in the sample; pass labels_getter=callable.")
+        flat, spec = tree_flatten(sample)
+        if not self.allow_dense_targets and any(isinstance(x, DENSE_TYPES) for x in flat):
+            raise ValueError(
+                "GenieTransform replaces the whole image, so the masks, boxes or keypoints in this sample would "
+                "describe another picture. GeNIe is for classification; pass allow_dense_targets=True to opt in."
+            )
+        pos = find_image(flat, exclude=label)
+        if pos is None:
+            raise ValueError("GenieTransform found no image (PIL, tv_tensors.Image or CHW tensor) in the sample.")
+        image = flat[pos]
+        batched = isinstance(image, torch.Tensor) and image.ndim >= 4
+        if batched:
+            new_image, new_label = self._batch(image, label)
+        else:
+            source_label = self.core.read(label)
+            draw = self._draw(source_label)
+            new_image, new_label = image, self.core.label_out(label, draw)
+            if draw is not None:
+                plain = image.as_subclass(torch.Tensor) if isinstance(image, tv_tensors.Image) else image
+                (new_image,) = self.source.images([plain], [draw])
+                if isinstance(image, tv_tensors.Image):
+                    new_image = tv_tensors.wrap(new_image, like=image)
+            self.last_draw = draw
+            if isinstance(new_label, np.ndarray):
+                new_label = torch.from_numpy(new_label)
+        flat[pos] = new_image
+        return self._set_label(tree_unflatten(flat, spec), label, new_label)
+
+    def _draw(self, source_label: int) -> dict[str, Any] | None:
+        if self.p <= 0 or (self.p < 1 and torch.rand(1).item() >= self.p):
+            return None
+        rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))
+        return self.core.draw(source_label, rng)
+
+    def _batch(self, images: torch.Tensor, labels: Any) -> tuple[torch.Tensor, Any]:
+        """One draw per sample of an (..., N, C, H, W) batch with labels of shape (N,)."""
+        lead = images.shape[:-3]
+        flat_images = images.reshape(-1, *images.shape[-3:])
+        values = labels.reshape(-1) if isinstance(labels, torch.Tensor) else list(labels)
+        if len(values) != len(flat_images):
+            raise ValueError(f"The batch has {len(flat_images)} images but {len(values)} labels; give one label per "
+                             "image (shape (N,)).")  # fmt: skip
+        sources = [self.core.read(v, f"label {i}") for i, v in enumerate(values)]
+        draws = [self._draw(s) for s in sources]
+        plain = flat_images.as_subclass(torch.Tensor).clone()
+        applied = [i for i, d in enumerate(draws) if d is not None]
+        for i, new in zip(applied, self.source.images([plain[i] for i in applied], [draws[i] for i in applied])):
+            plain[i] = new
+        out = plain.reshape(*lead, *images.shape[-3:])
+        if isinstance(images, tv_tensors.Image):
+            out = tv_tensors.wrap(out, like=images)
+        self.last_draw = draws
+        if self.label_mode == "hard":
+            new_labels = labels.clone() if isinstance(labels, torch.Tensor) else list(labels)
+            for i in applied:
+                new_labels[i] = draws[i]["target"]
+            return out, new_labels if isinstance(labels, torch.Tensor) else type(labels)(new_labels)
+        vectors = [self.core.label_out(None, d) if d is not None else as_vector(v, self.core.num_classes)
+                   for v, d in zip(values, draws)]  # fmt: skip
+        return out, torch.from_numpy(np.stack(vectors))
 
     def _set_label(self, inputs: Any, old: Any, new: Any) -> Any:
-        """The sample with its label replaced: by position for the default getter, by identity for a callable."""
-        if self.labels_getter == "default":
-            if isinstance(inputs, Mapping):
-                return {**inputs, _label_key(inputs): new}
-            item = inputs[1]
-            item = {**item, _label_key(item): new} if isinstance(item, Mapping) else new
-            return type(inputs)([inputs[0], item, *inputs[2:]])
-        flat, spec = tree_flatten(inputs)
-        pos = next((i for i, x in enumerate(flat) if x is old), None)
-        if pos is None:
-            raise ValueError("The label returned by labels_getter is not an object held in the sample.")
-        flat[pos] = new
-        return tree_unflatten(flat, spec)
-
-    def _label(self, source_label: int, draw: dict[str, Any] | None, like: Any) -> Any:
-        target = None if draw is None else draw["target"]
-        value = encode_label(source_label, target, 0.0 if draw is None else draw["noise_ratio"], self.label_mode,
-                             self.source.num_classes)  # fmt: skip
-        if isinstance(value, np.ndarray):
-            return torch.from_numpy(value)
-        if isinstance(like, torch.Tensor):
-            return torch.tensor(value, dtype=like.dtype)
-        return value
+        return set_label(inputs, old, new, self.labels_getter)
 
 
-def _as_int(label: Any) -> int:
-    if isinstance(label, torch.Tensor) and label.numel() == 1:
-        return int(label.item())
-    if isinstance(label, (int, np.integer)) and not isinstance(label, bool):
-        return int(label)
-    raise ValueError(f"GenieTransform needs one int class index as the label, got {label!r}.")
+def set_label(inputs: Any, old: Any, new: Any, labels_getter: Any = "default") -> Any:
+    """The sample with its label replaced: by position for the default getter, by identity for a callable."""
+    if labels_getter == "default":
+        if isinstance(inputs, Mapping):
+            return {**inputs, _label_key(inputs): new}
+        item = inputs[1]
+        item = {**item, _label_key(item): new} if isinstance(item, Mapping) else new
+        return type(inputs)([inputs[0], item, *inputs[2:]])
+    flat, spec = tree_flatten(inputs)
+    pos = next((i for i, x in enumerate(flat) if x is old), None)
+    if pos is None:
+        raise ValueError("The label returned by labels_getter is not an object held in the sample.")
+    flat[pos] = new
+    return tree_unflatten(flat, spec)
 
 
-__all__ = ["GenieTransform", "default_labels_getter"]
+class EncodeLabel(v2.Transform):
+    """The last step of a pipeline whose labels must all be vectors (with `label_mode="onehot"` or `"soft"`): a
+    class index becomes its one-hot float32 tensor (a batch of N indices an (N, num_classes) tensor), a vector is
+    kept. Samples that skipped GenieTransform (inside `RandomApply`, `RandomChoice` ...) then collate with the others.
+
+    Args:
+        num_classes (`int`): the number of classes.
+        labels_getter (`"default"` or callable): as for [`GenieTransform`].
+    """
+
+    def __init__(self, num_classes: int, labels_getter: str | Callable[[Any], Any] = "default") -> None:
+        super().__init__()
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"`num_classes` must be an int >= 2, got {num_classes!r}.")
+        self.num_classes, self.labels_getter = num_classes, labels_getter
+
+    def forward(self, *inputs: Any) -> Any:
+        sample = inputs if len(inputs) > 1 else inputs[0]
+        label = (default_labels_getter if self.labels_getter == "default" else self.labels_getter)(sample)
+        if isinstance(label, torch.Tensor) and label.ndim == 1 and not label.is_floating_point():
+            vector = torch.from_numpy(np.stack([as_vector(v, self.num_classes) for v in label]))
+        elif isinstance(label, torch.Tensor) and label.ndim == 2 and label.is_floating_point():
+            vector = label
+        else:
+            vector = torch.from_numpy(as_vector(label, self.num_classes))
+        return set_label(sample, label, vector, self.labels_getter)
+
+
+__all__ = ["EncodeLabel", "GenieTransform", "default_labels_getter", "find_image"]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from datasets import load_from_disk
 
-from genie_transforms.albumentations import GenieTransform
+from genie_transforms.albumentations import EncodeLabel, GenieTransform
 
 
 @pytest.fixture
@@ -104,17 +104,18 @@ def test_vector_labels(bank_path, image, mode):
         assert vec.argmax() == draw["target"] != 1
     else:  # the source keeps 1 - r, the target gets r
         assert vec[1] == pytest.approx(1 - draw["noise_ratio"]) and vec[draw["target"]] == pytest.approx(draw["noise_ratio"])
-    kept = A.Compose([GenieTransform(bank=bank_path, p=0.0, label_mode=mode)])(image=image, label=1)["label"]
-    assert kept.tolist() == [0, 1, 0, 0]
+    assert A.Compose([GenieTransform(bank=bank_path, p=0.0, label_mode=mode)])(image=image, label=1)["label"] == 1
+    encoded = A.Compose([GenieTransform(bank=bank_path, p=0.0, label_mode=mode), EncodeLabel(4)])(image=image, label=1)
+    assert encoded["label"].tolist() == [0, 1, 0, 0]  # the step that gives every sample one label form
 
 
 def test_clear_errors(bank_path, image, tiny_generator, tmp_path):
     with pytest.raises(ValueError, match="under the key 'label'"):
         A.Compose([GenieTransform(bank=bank_path, p=1.0)])(image=image, target=1)
-    with pytest.raises(ValueError, match="no hard negative whose source class is 9"):
+    with pytest.raises(ValueError, match="The label is 9, but the task has 4 classes"):
         A.Compose([GenieTransform(bank=bank_path, p=1.0)])(image=image, label=9)
     online = GenieTransform(generator=tiny_generator, prompts=["cat", "dog"], p=1.0)
-    with pytest.raises(ValueError, match="Label 3 is not in the prompt map"):
+    with pytest.raises(ValueError, match="The label is 3, but the task has 2 classes"):
         A.Compose([online])(image=image, label=3)
     with pytest.raises(ValueError, match="needs `prompts`"):
         GenieTransform(generator=tiny_generator)

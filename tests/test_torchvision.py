@@ -117,13 +117,13 @@ def test_clear_errors(bank_path, pil_image, tiny_generator):
     t = GenieTransform(bank=bank_path, p=1.0)
     with pytest.raises(ValueError, match="No label-like key"):
         t({"image": pil_image, "kind": 1})
-    with pytest.raises(ValueError, match="no hard negative whose source class is 7"):
+    with pytest.raises(ValueError, match="The label is 7, but the task has 4 classes"):
         t(pil_image, 7)
-    with pytest.raises(ValueError, match="one int class index"):
+    with pytest.raises(ValueError, match="must be an int class index"):
         t(pil_image, "cat")
     with pytest.raises(ValueError, match="needs `prompts`"):
         GenieTransform(generator=tiny_generator)
     with pytest.raises(ValueError, match="lacks the columns"):
         GenieTransform(bank=load_from_disk(bank_path).remove_columns("image"))
-    with pytest.raises(ValueError, match="Label 5 is not in the prompt map"):
+    with pytest.raises(ValueError, match="The label is 5, but the task has 2 classes"):
         GenieTransform(generator=tiny_generator, prompts=["a", "b"], p=1.0)(pil_image, 5)

@@ -8,7 +8,7 @@ import platform
 
 PACKAGES = (
     "genie-transforms", "torch", "diffusers", "transformers", "datasets", "huggingface-hub", "safetensors",
-    "accelerate", "albumentations", "torchvision", "scikit-learn", "numpy", "pillow",
+    "accelerate", "peft", "albumentations", "albumentationsx", "torchvision", "scikit-learn", "numpy", "pillow",
 )  # fmt: skip
 
 
