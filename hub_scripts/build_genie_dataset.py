@@ -23,6 +23,7 @@ mini-ImageNet with Stable Diffusion 1.5 at the paper's settings (one GPU; see th
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--private", action="store_true", help="create the repository as private")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")  # our progress bars only, as the genie commands
     if args.dataset is not None and (args.model is None or args.embedder is None):
         parser.error("--dataset needs --model and --embedder (the bundled digits model is for the digits only)")
 

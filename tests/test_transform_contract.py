@@ -249,6 +249,9 @@ def test_albumentations_strict_mode_additional_targets_and_replay(bank_path):
     assert out["label"] != 3
     with pytest.raises(ValueError, match="under the key 'label'"):
         A.Compose([gt_a.GenieTransform(bank=bank_path, p=0.0)])(image=IMAGE)  # missing, though it would not apply
+    tracked = A.Compose([t, A.HorizontalFlip(p=1.0)], save_applied_params=True, seed=0)(image=IMAGE, label=2)
+    name, params = tracked["applied_transforms"][0]  # tracking: the draw is recorded, small and without images
+    assert name == "GenieTransform" and params["draws"][0]["target"] == tracked["label"] != 2
     both = A.Compose([t], additional_targets={"image2": "image"}, seed=0)(image=IMAGE, image2=IMAGE.copy(), label=0)
     np.testing.assert_array_equal(both["image"], both["image2"])
     with pytest.warns(UserWarning):  # Albumentations warns about transforms whose params depend on targets
