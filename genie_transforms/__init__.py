@@ -27,10 +27,25 @@ _EXPORTS = {
     "GenieWarning": ".errors",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "GenieGenerator",
+    "GenieOutput",
+    "GenieRecord",
+    "GenieWarning",
+    "LoraWeights",
+    "PromptMap",
+    "TextualInversion",
+    "UnknownLabelError",
+    "__version__",
+    "check_noise_ratio",
+    "clean_class_name",
+    "denoising_steps",
+    "derive_seed",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .generator import GenieGenerator, GenieOutput, GenieRecord, UnknownLabelError, check_noise_ratio
+    from .errors import GenieWarning
     from .generator import denoising_steps
     from .loading import LoraWeights, TextualInversion
     from .prompts import PromptMap, clean_class_name

@@ -33,7 +33,8 @@ from typing import Any
 from datasets import Dataset, Features, load_dataset, load_from_disk
 from tqdm.auto import tqdm
 
-from .parquet import WrittenFile, file_digest, write_parquet
+from .loading import file_digest
+from .parquet import WrittenFile, write_parquet
 
 logger = logging.getLogger(__name__)
 

@@ -178,7 +178,8 @@ def make_spec(
 
 
 # ------------------------------------------------------------------------------------------------ identity
-def _file_digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
+    """The SHA-256 hex digest of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -190,7 +191,7 @@ def _file_digest(path: Path) -> str:
 def _cached_identity(files: tuple[tuple[str, int, int], ...], root: str) -> str:
     digest = hashlib.sha256()
     for rel, size, _ in files:
-        digest.update(f"{rel}\0{size}\0{_file_digest(Path(root) / rel)}\n".encode())
+        digest.update(f"{rel}\0{size}\0{file_digest(Path(root) / rel)}\n".encode())
     return f"sha256:{digest.hexdigest()[:16]}"
 
 

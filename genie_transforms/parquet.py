@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from datasets import Dataset
 from datasets.table import embed_table_storage
+
+from .loading import file_digest
 
 
 @dataclass(frozen=True)
@@ -28,14 +29,6 @@ def embed_images(ds: Dataset) -> Dataset:
     formatted = ds.with_format("arrow")
     embedded = formatted.map(embed_table_storage, batched=True, keep_in_memory=True, desc=None)
     return embedded.with_format(**ds.format)
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_parquet(ds: Dataset, path: str | Path) -> WrittenFile:

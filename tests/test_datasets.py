@@ -3,7 +3,7 @@ import logging
 
 import numpy as np
 import pytest
-from datasets import ClassLabel, Dataset, Features, Value, load_dataset
+from datasets import Dataset, Value, load_dataset
 from datasets import Image as ImageFeature
 from PIL import Image
 

@@ -19,8 +19,7 @@ from genie_transforms.cli import main
 from genie_transforms.datasets import generate_hard_negatives, genie_ada_map, noise_table, output_features
 from genie_transforms.embedders import Embedder
 from genie_transforms.hub import (
-    CardInfo, build_dataset_folder, check_name, check_repo_id, folder_files, load_config, load_noise_table, push_folder,
-    regenerate_ada_images,
+    CardInfo, build_dataset_folder, check_name, check_repo_id, folder_files, load_config, load_noise_table, regenerate_ada_images,
 )  # fmt: skip
 
 from .hub_server import LocalHub
