@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .common import (
     add_job_arguments, add_model_arguments, add_parser, add_source_arguments, add_strategy_arguments, build_generator,
+    build_strategy,
     finish_job, positive_int, read_source, rows_per_call, shard_from_env,
 )  # fmt: skip
 
@@ -66,7 +67,6 @@ def run(args: argparse.Namespace) -> int:
     from ..parquet import write_parquet
     from ..plots import ada_curves
     from ..targets import targets_per_source
-    from .generate import build_strategy
 
     num_shards, shard_index = shard_from_env(args.num_shards, args.shard_index)
     gen = build_generator(args)

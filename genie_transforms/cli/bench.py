@@ -15,7 +15,7 @@ import platform
 import tempfile
 from pathlib import Path
 
-from .common import add_parser
+from .common import add_parser, report
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,7 +45,6 @@ def run(args: argparse.Namespace) -> int:
     from ..digits import digits_arrays, digits_oracle, digits_prompt_map, downsample
     from ..generator import PRESETS, GenieGenerator
     from ..testing import save_tiny_pipeline
-    from .env import report
 
     model = args.model
     if model == "tiny":

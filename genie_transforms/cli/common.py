@@ -6,12 +6,18 @@ Only argparse and the standard library are imported at module level, so that `ge
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import math
 import os
+import platform
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+PACKAGES = (
+    "genie-transforms", "torch", "diffusers", "transformers", "datasets", "huggingface-hub", "safetensors",
+    "accelerate", "peft", "albumentations", "albumentationsx", "torchvision", "scikit-learn", "numpy", "pillow",
+)  # fmt: skip
 BUNDLED_MODEL = "genie-tiny-digits"
 SCHEDULER_CHOICES = ("dpmsolver++", "ddim", "euler", "lcm", "pipeline")
 PRESET_CHOICES = ("paper", "fast", "turbo", "lcm")
@@ -181,6 +187,22 @@ def read_source(args: argparse.Namespace, gen: Any, streaming: bool = False) -> 
     return SourceData(ds, full, prompts, [prompts.names[i] for i in prompts.labels], num_rows, identity)
 
 
+def build_strategy(args: argparse.Namespace, source: SourceData) -> Any:
+    """The target strategy of the options; count- and confusion-based ones read their inputs here."""
+    import numpy as np
+
+    from ..targets import get_strategy
+
+    confusion = np.load(args.confusion) if args.confusion is not None else None
+    counts = None
+    if args.strategy.startswith("to_tail"):
+        if source.identity["streaming"]:
+            raise UsageError("--strategy to_tail counts the images of each class: it needs the whole split, not a stream.")
+        labels = np.asarray(source.full[args.label_column])
+        counts = np.maximum(np.bincount(labels, minlength=len(source.names)), 1).tolist()
+    return get_strategy(args.strategy, confusion=confusion, class_counts=counts)
+
+
 def finish_job(args: argparse.Namespace, stats: dict[str, Any], num_shards: int, shard_index: int, what: str):
     """Print the shard's summary (with skipped rows) and merge the job when every chunk is done; returns the merged
     folder, or None when other shards (or another process's merge) are still running."""
@@ -239,3 +261,17 @@ def process_device(device: str | None) -> str | None:
 def rows_per_call(batch_size: int, per_source: int) -> int:
     """Source rows per generation call: enough to fill a batch, so the progress bar moves every batch."""
     return max(1, math.ceil(batch_size / max(1, per_source)))
+
+
+def report() -> dict[str, str]:
+    """Versions of Python, the platform, the packages that matter and the GPU (for bug reports and benchmarks)."""
+    import torch
+
+    info = {"python": platform.python_version(), "platform": platform.platform()}
+    for name in PACKAGES:
+        try:
+            info[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            info[name] = "not installed"
+    info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "not available"
+    return info

@@ -19,7 +19,7 @@ import argparse
 
 from .common import (
     UsageError, add_job_arguments, add_model_arguments, add_parser, add_source_arguments, add_strategy_arguments,
-    build_generator, finish_job, read_source, rows_per_call, shard_from_env,
+    build_generator, build_strategy, finish_job, read_source, rows_per_call, shard_from_env,
 )  # fmt: skip
 
 
@@ -36,22 +36,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="time ROWS source rows (8 without a value), print the projected hours for this shard, "
                             "and stop")  # fmt: skip
     parser.set_defaults(func=run)
-
-
-def build_strategy(args: argparse.Namespace, source) -> object:
-    """The target strategy of the options; count- and confusion-based ones read their inputs here."""
-    import numpy as np
-
-    from ..targets import get_strategy
-
-    confusion = np.load(args.confusion) if args.confusion is not None else None
-    counts = None
-    if args.strategy.startswith("to_tail"):
-        if source.identity["streaming"]:
-            raise UsageError("--strategy to_tail counts the images of each class: it needs the whole split, not a stream.")
-        labels = np.asarray(source.full[args.label_column])
-        counts = np.maximum(np.bincount(labels, minlength=len(source.names)), 1).tolist()
-    return get_strategy(args.strategy, confusion=confusion, class_counts=counts)
 
 
 def estimate(ds, fn, rows: int, chunk_size: int, num_shards: int, shard_index: int) -> int:
