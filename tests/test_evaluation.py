@@ -123,3 +123,18 @@ def test_long_tail_evaluation_reports_every_group(setup):
     assert result["methods"]["genie"]["extra_images"] == result["methods"]["txt2img"]["extra_images"] > 0
     for row in result["methods"].values():
         assert all(0 <= row[k] <= 1 for k in ("overall", "many", "medium", "few"))
+
+
+def test_paired_differences_use_the_paired_t_interval():
+    from genie_transforms.evaluation.fewshot import paired_differences
+
+    acc = {"genie": [0.6, 0.7, 0.8], "txt2img": [0.5, 0.5, 0.5], "none": [0.6, 0.7, 0.8],
+           "genie_ada": [0.7, 0.81, 0.89]}  # fmt: skip
+    out = paired_differences(acc)
+    d = out["genie - txt2img"]  # differences 0.1, 0.2, 0.3: mean 0.2, sd 0.1, t(0.975, 2) = 4.3027
+    assert d["mean"] == pytest.approx(0.2) and d["ci95"] == pytest.approx(4.302653 * 0.1 / 3**0.5, rel=1e-5)
+    assert d["low"] == pytest.approx(0.2 - d["ci95"]) < 0 and not d["significant"]  # 3 episodes: too few
+    ada = out["genie_ada - genie"]  # differences 0.1, 0.11, 0.09: consistent, so significant
+    assert ada["mean"] == pytest.approx(0.1) and ada["significant"]
+    assert out["genie - none"]["mean"] == 0 and not out["genie - none"]["significant"]
+    assert "genie - img2img_0.7" not in out  # only pairs that both ran
