@@ -133,7 +133,7 @@ def test_paired_differences_use_the_paired_t_interval():
     out = paired_differences(acc)
     d = out["genie - txt2img"]  # differences 0.1, 0.2, 0.3: mean 0.2, sd 0.1, t(0.975, 2) = 4.3027
     assert d["mean"] == pytest.approx(0.2) and d["ci95"] == pytest.approx(4.302653 * 0.1 / 3**0.5, rel=1e-5)
-    assert d["low"] == pytest.approx(0.2 - d["ci95"]) < 0 and not d["significant"]  # 3 episodes: too few
+    assert d["low"] == pytest.approx(0.2 - d["ci95"]) and d["low"] < 0 and not d["significant"]  # 3 episodes: too few
     ada = out["genie_ada - genie"]  # differences 0.1, 0.11, 0.09: consistent, so significant
     assert ada["mean"] == pytest.approx(0.1) and ada["significant"]
     assert out["genie - none"]["mean"] == 0 and not out["genie - none"]["significant"]
