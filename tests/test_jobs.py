@@ -347,3 +347,18 @@ def test_a_streamed_source_gives_the_rows_of_the_eager_one(tiny_model_path, tmp_
     a = load_dataset(str(out / "dataset"), split="train")
     b = load_dataset(str(eager_out / "dataset"), split="train")
     assert a["source_index"] == b["source_index"] and a["noise_seed"] == b["noise_seed"]
+
+
+def test_a_chunk_replaced_with_other_content_of_the_same_size_is_caught_by_its_checksum(source_dir, tiny_model_path,
+                                                                                        tmp_path):  # fmt: skip
+    out = tmp_path / "job"
+    assert main(_args(source_dir, tiny_model_path, out)) == 0
+    path = chunk_path(out, 0)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, other content
+    path.write_bytes(bytes(data))
+    assert missing_chunks(out) == [] and missing_chunks(out, deep=True) == [0]
+    with pytest.raises(ValueError, match=r"chunks \[0\] are missing or broken"):
+        merge_chunks(out)
+    assert main(_args(source_dir, tiny_model_path, out)) == 0  # the resume regenerates it
+    assert missing_chunks(out, deep=True) == []
