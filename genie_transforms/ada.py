@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from .embedders import Embedder
-from .generator import GenieGenerator, GenieOutput, GenieRecord, check_noise_ratio
+from .filtering import HardNegativeFilter
+from .generator import GenieGenerator, GenieOutput, GenieRecord, apply_filter, check_noise_ratio
 from .prompts import PromptMap
 
 DEFAULT_GRID = (0.5, 0.6, 0.7, 0.8, 0.9)
@@ -117,8 +118,13 @@ class GenieAda:
         source_ids: Sequence[str | int] | None = None,
         source_labels: Sequence[int] | None = None,
         batch_size: int | None = None,
+        hard_negative_filter: HardNegativeFilter | None = None,
     ) -> AdaOutput:
-        """Choose r* for each (images[i], targets[i]) pair and return the image generated at it."""
+        """Choose r* for each (images[i], targets[i]) pair and return the image generated at it.
+
+        With a `hard_negative_filter`, each chosen image also gets the filter's decision (`filter_kept`,
+        `filter_score` in its record and its noise-table row); `source_labels` then keep the source's own class
+        out of the third classes."""
         images, targets = list(images), [int(t) for t in targets]
         n = len(images)
         if n == 0 or len(targets) != n:
@@ -147,6 +153,8 @@ class GenieAda:
         else:
             chosen = self.generator.generate(images, targets, r_star, seed=seed, prompts=prompts, source_ids=ids,
                                              batch_size=batch_size, progress=False)  # fmt: skip
+        if hard_negative_filter is not None:
+            chosen = apply_filter(chosen, hard_negative_filter, source_labels)
         table = [
             {
                 "source_id": ids[i],
@@ -162,6 +170,8 @@ class GenieAda:
                 "noise_seed": chosen.records[i].noise_seed,
                 "model_id": chosen.records[i].model_id,
                 "model_revision": chosen.records[i].model_revision,
+                **({"filter_kept": chosen.records[i].filter_kept, "filter_score": chosen.records[i].filter_score}
+                   if hard_negative_filter is not None else {}),  # fmt: skip
             }
             for i in range(n)
         ]

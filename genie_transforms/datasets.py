@@ -30,6 +30,7 @@ except ImportError as err:  # pragma: no cover - datasets is a core dependency
 
 from . import __version__
 from .ada import GenieAda
+from .filtering import HardNegativeFilter
 from .generator import GenieGenerator, GenieRecord, check_noise_ratio
 from .prompts import PromptMap
 from .targets import TargetStrategy, get_strategy
@@ -39,12 +40,15 @@ logger = logging.getLogger(__name__)
 ADA_COLUMNS = ("r_star", "grid", "projections", "jumps", "mode", "embedder")
 PROVENANCE_COLUMNS = ("source_label", "source_index", "noise_ratio", "prompt", "prompt_template", "seed", "noise_seed",
                       "noise_scheme", "model_id", "model_revision", "model_variant", "adapters")  # fmt: skip
+FILTER_COLUMNS = ("filter_kept", "filter_score")
+"""Added to every row when a `HardNegativeFilter` runs: its decision and score (see `genie_transforms.filtering`)."""
 
 
-def output_features(label_feature: ClassLabel, keep_original: bool = False, ada: bool = False) -> Features:
+def output_features(label_feature: ClassLabel, keep_original: bool = False, ada: bool = False,
+                    filtered: bool = False) -> Features:  # fmt: skip
     """The schema of the hard-negative rows; `label` is the **target** class, with the source's `ClassLabel`.
     Noise ratios are float64, so that a ratio read back from parquet is exactly the one generated with. With `ada`,
-    the rows also carry their noise-table columns."""
+    the rows also carry their noise-table columns; with `filtered`, the filter's decision and score."""
     label = ClassLabel(names=list(label_feature.names))
     features = {
         "image": ImageFeature(),
@@ -75,6 +79,8 @@ def output_features(label_feature: ClassLabel, keep_original: bool = False, ada:
                 "embedder": Value("string"),
             }
         )
+    if filtered:
+        features.update({"filter_kept": Value("bool"), "filter_score": Value("float64")})
     return Features(features)
 
 
@@ -182,6 +188,7 @@ def genie_map(
     keep_original: bool = False,
     index_offset: int = 0,
     errors: str = "raise",
+    hard_negative_filter: HardNegativeFilter | None = None,
 ) -> Callable[..., dict[str, list]]:
     """A function for ``ds.map(fn, batched=True, with_indices=True, remove_columns=ds.column_names)`` (add
     ``with_rank=True`` for one GPU per worker) that emits the hard-negative rows of each batch.
@@ -202,6 +209,9 @@ def genie_map(
         keep_original (`bool`, defaults to `False`): also emit the source rows, flagged `is_generated=False`.
         index_offset (`int`, defaults to 0): added to the indices `map` passes (for a contiguous shard).
         errors (`str`, defaults to `"raise"`): `"raise"` or `"skip"` for images that cannot be decoded.
+        hard_negative_filter (`HardNegativeFilter`, *optional*): record on each row whether the filter keeps it
+            (`filter_kept`, `filter_score`); every row is still emitted (drop the others with
+            ``ds.filter(lambda kept: kept, input_columns="filter_kept")``).
     """
     prompt_map = generator.prompt_map(prompts)
     ratios = check_noise_ratios(noise_ratio, generator.num_inference_steps)
@@ -210,13 +220,14 @@ def genie_map(
         out = generator.generate(
             [sources[p.position] for p in pairs], targets=[p.target for p in pairs],
             noise_ratio=[p.noise_ratio for p in pairs], seed=seed, prompts=prompt_map,
-            source_ids=[str(p.source_index) for p in pairs], progress=False,
+            source_ids=[str(p.source_index) for p in pairs], progress=False, hard_negative_filter=hard_negative_filter,
+            source_labels=None if hard_negative_filter is None else [p.source_label for p in pairs],
         )  # fmt: skip
         return out.images, out.records, {}
 
     return _map_function(
         generator, produce, prompt_map, ratios, targets, seed, image_column, label_column, keep_original,
-        index_offset, errors, {"noise_ratio": ratios},
+        index_offset, errors, {"noise_ratio": ratios}, hard_negative_filter,
     )  # fmt: skip
 
 
@@ -243,29 +254,34 @@ def genie_ada_map(
     label_column: str = "label",
     index_offset: int = 0,
     errors: str = "raise",
+    hard_negative_filter: HardNegativeFilter | None = None,
 ) -> Callable[..., dict[str, list]]:
     """Like [`genie_map`], with GeNIe-Ada choosing r per (source, target) pair: each row is the image at `r_star`
-    and carries its noise-table columns (`r_star`, `grid`, `projections`, `jumps`, `mode`, `embedder`)."""
+    and carries its noise-table columns (`r_star`, `grid`, `projections`, `jumps`, `mode`, `embedder`), and the
+    filter's decision on it with a `hard_negative_filter`."""
     prompt_map = ada.generator.prompt_map(prompts)
 
     def produce(sources: list, pairs: list[Pair]) -> tuple[list, list[GenieRecord], dict[str, list]]:
         out = ada.run(
             [sources[p.position] for p in pairs], [p.target for p in pairs], prototypes=prototypes, seed=seed,
             prompts=prompt_map, source_ids=[str(p.source_index) for p in pairs],
-            source_labels=[p.source_label for p in pairs],
+            source_labels=[p.source_label for p in pairs], hard_negative_filter=hard_negative_filter,
         )  # fmt: skip
         return out.images, out.records, {name: [row[name] for row in out.table] for name in ADA_COLUMNS}
 
     return _map_function(
         ada.generator, produce, prompt_map, [None], targets, seed, image_column, label_column, False, index_offset,
         errors, {"ada": {"grid": list(ada.grid), "mode": ada.mode, "cheap_steps": ada.cheap_steps,
-                         "embedder": ada.embedder.name}},
+                         "embedder": ada.embedder.name}}, hard_negative_filter,
     )  # fmt: skip
 
 
 def provenance(record: GenieRecord) -> dict[str, Any]:
-    """The provenance columns of a generated row, from the engine's record (`source_label`/`source_index` aside)."""
+    """The provenance columns of a generated row, from the engine's record (`source_label`/`source_index` aside),
+    with the filter's decision when one ran."""
     return {
+        "filter_kept": record.filter_kept,
+        "filter_score": record.filter_score,
         "noise_ratio": record.noise_ratio,
         "prompt": record.prompt,
         "prompt_template": record.prompt_template,
@@ -281,14 +297,16 @@ def provenance(record: GenieRecord) -> dict[str, Any]:
 
 def _map_function(generator: GenieGenerator, produce: Produce, prompt_map: PromptMap, ratios: list, targets: Any,
                   seed: int, image_column: str, label_column: str, keep_original: bool, index_offset: int, errors: str,
-                  extra_config: dict[str, Any]) -> Callable[..., dict[str, list]]:  # fmt: skip
+                  extra_config: dict[str, Any], hard_negative_filter: HardNegativeFilter | None = None,
+                  ) -> Callable[..., dict[str, list]]:  # fmt: skip
     """The batch function shared by [`genie_map`] and [`genie_ada_map`]: decode sources, pair them with targets,
     call `produce(sources, pairs)` once per batch, and lay out the rows."""
     strategy = get_strategy(targets)
     if errors not in ("raise", "skip"):
         raise ValueError(f"`errors` must be 'raise' or 'skip', got {errors!r}.")
     classes = prompt_map.labels
-    columns = ("image", "label", *PROVENANCE_COLUMNS, *(("is_generated",) if keep_original else ()))
+    columns = ("image", "label", *PROVENANCE_COLUMNS, *(("is_generated",) if keep_original else ()),
+               *(FILTER_COLUMNS if hard_negative_filter is not None else ()))  # fmt: skip
 
     def fn(batch: dict[str, list], indices: list[int], rank: int | None = None) -> dict[str, list]:
         if rank is not None:
@@ -338,6 +356,7 @@ def _map_function(generator: GenieGenerator, produce: Produce, prompt_map: Promp
         "errors": errors,
         "generator": generator.settings,
         "library_version": __version__,
+        **({"filter": hard_negative_filter.config} if hard_negative_filter is not None else {}),
     }
     return fn
 
@@ -364,6 +383,7 @@ def generate_hard_negatives(
     batch_size: int = 16,
     num_proc: int | None = None,
     load_from_cache_file: bool | None = None,
+    hard_negative_filter: HardNegativeFilter | None = None,
 ) -> Dataset | IterableDataset:
     """The hard negatives of `ds` as a new `Dataset`, with one `ds.map` call.
 
@@ -379,7 +399,9 @@ def generate_hard_negatives(
     `<HF_DATASETS_CACHE>/genie_transforms/<fingerprint>.arrow`; any change (r, seed, strategy, model, data)
     computes anew, and `load_from_cache_file=False` (or disabled caching) always does. `num_proc > 1` runs one worker
     per process (spawned, the model loaded lazily in each; with CUDA, worker `rank` uses GPU `rank`); rows are
-    identical for any `num_proc` and `batch_size`.
+    identical for any `num_proc` and `batch_size`. With a `hard_negative_filter` every row records the filter's
+    decision (`filter_kept`, `filter_score`); keep the kept ones with
+    ``ds.filter(lambda kept: kept, input_columns="filter_kept")``.
     """
     check_dataset(ds, image_column, label_column)
     generator.resolve_revision()  # the fingerprint must name the model's revision
@@ -391,9 +413,9 @@ def generate_hard_negatives(
         ds = ds.cast_column(image_column, ImageFeature(decode=False))
     fn = genie_map(
         generator, prompt_map, noise_ratio=noise_ratio, targets=targets, seed=seed, image_column=image_column,
-        label_column=label_column, keep_original=keep_original, errors=errors,
+        label_column=label_column, keep_original=keep_original, errors=errors, hard_negative_filter=hard_negative_filter,
     )  # fmt: skip
-    features = output_features(label_feature, keep_original)
+    features = output_features(label_feature, keep_original, filtered=hard_negative_filter is not None)
     if isinstance(ds, IterableDataset):
         return ds.map(fn, batched=True, batch_size=batch_size, with_indices=True, remove_columns=list(ds.features),
                       features=features)  # fmt: skip
@@ -447,6 +469,7 @@ def _spawned_workers(enabled: bool) -> Iterator[None]:
 
 
 __all__ = [
+    "FILTER_COLUMNS",
     "Pair",
     "check_noise_ratios",
     "generate_hard_negatives",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 import logging
 import numbers
 import os
@@ -25,6 +27,7 @@ from .images import to_rgb
 from .loading import LoraWeights, ModelSpec, ResolvedModel, TextualInversion, adapter_records, make_spec
 from .prompts import DEFAULT_TEMPLATE, PromptMap
 from .errors import GenieWarning
+from .filtering import HardNegativeFilter
 from .seeding import NOISE_SCHEME, SEED_SCHEME, check_seed, derive_seed, row_noise, torch_generator
 
 logger = logging.getLogger(__name__)
@@ -110,6 +113,9 @@ class GenieRecord:
     model_variant: str | None
     adapters: tuple[dict[str, Any], ...]
     library_version: str
+    filter_rule: str | None = None
+    filter_kept: bool | None = None
+    filter_score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,6 +135,21 @@ class GenieOutput:
     def labels(self) -> list[int]:
         """The label of each generated image: its target class."""
         return [r.target for r in self.records]
+
+    def kept(self) -> GenieOutput:
+        """The rows a [`HardNegativeFilter`] kept (all rows when no filter ran), as a list of images."""
+        keep = [i for i, r in enumerate(self.records) if r.filter_kept is not False]
+        return GenieOutput(images=[self.images[i] for i in keep], records=[self.records[i] for i in keep])
+
+
+def apply_filter(out: GenieOutput, hard_negative_filter: HardNegativeFilter, source_labels: Sequence[int] | None,
+                 ) -> GenieOutput:  # fmt: skip
+    """`out` with each record carrying the filter's decision and score (the images are unchanged)."""
+    decisions = hard_negative_filter(list(out.images), out.labels, source_labels)
+    rule = json.dumps(hard_negative_filter.config, sort_keys=True)
+    records = [dataclasses.replace(r, filter_rule=rule, filter_kept=d.kept, filter_score=d.score)
+               for r, d in zip(out.records, decisions)]  # fmt: skip
+    return GenieOutput(images=out.images, records=records)
 
 
 def _check_settings(num_inference_steps: object, guidance_scale: object, batch_size: object) -> None:
@@ -657,6 +678,8 @@ class GenieGenerator:
         source_ids: Sequence[str | int] | None = None,
         batch_size: int | None = None,
         progress: bool | None = None,
+        hard_negative_filter: HardNegativeFilter | None = None,
+        source_labels: Sequence[int] | None = None,
     ) -> GenieOutput:
         """Generate one hard negative per row: `images[i]` re-imagined as class `targets[i]` at ratio `noise_ratio[i]`.
 
@@ -679,15 +702,26 @@ class GenieGenerator:
                 Rows per pipeline call; the generator's by default. Results do not depend on it.
             progress (`bool`, *optional*):
                 Show a progress bar; the generator's setting by default.
+            hard_negative_filter ([`HardNegativeFilter`], *optional*):
+                Decide for each image whether it is a hard negative worth keeping (see `genie_transforms.filtering`);
+                every image is still returned, and its record carries `filter_kept` and `filter_score`.
+            source_labels (sequence of `int`, *optional*):
+                The class of each source, so that the filter does not count it as a third class.
 
         Returns:
             [`GenieOutput`] with `images` and one [`GenieRecord`] per row; the label of row i is `targets[i]`.
+            `output.kept()` is the subset the filter kept.
         """
         batch_size = self.batch_size if batch_size is None else batch_size
         _single_thread_after_fork()
         with self._slot.lock:
             rows = self._prepare(images, targets, noise_ratio, seed, prompts, source_ids, batch_size)
-            return self._run(rows, batch_size, progress)
+            out = self._run(rows, batch_size, progress)
+        if hard_negative_filter is None:
+            if source_labels is not None:
+                raise ValueError("`source_labels` is only used by a `hard_negative_filter`; pass one, or drop it.")
+            return out
+        return apply_filter(out, hard_negative_filter, source_labels)
 
     def text_to_image(
         self,

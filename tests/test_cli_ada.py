@@ -90,3 +90,22 @@ def test_publish_builds_a_repository_from_the_job_folders(source_dir, tiny_model
     assert main(["publish", "--genie", str(ada), "--output", str(tmp_path / "x")]) == 2
     assert "holds a `genie ada` job, not `genie generate`" in capsys.readouterr().err
     assert main(["publish", "--output", str(tmp_path / "x")]) == 2
+
+
+def test_the_filter_runs_in_both_commands_and_is_recorded_per_row(source_dir, tiny_model_path, tmp_path, _args,
+                                                                   classifier_weights, capsys):  # fmt: skip
+    ada = tmp_path / "ada"
+    assert main(_args(source_dir, tiny_model_path, ada, "--grid", "0.5", "0.9", "--filter", "--filter-margin", "-0.1")) == 0
+    rows = load_dataset(str(ada / "dataset"), split="train")
+    table = load_dataset(str(ada / "noise_table"), split="train")
+    assert rows.features["filter_kept"].dtype == "bool" and table["filter_score"] == rows["filter_score"]
+    assert [s > -0.1 for s in rows["filter_score"]] == rows["filter_kept"]
+    genie = tmp_path / "genie"
+    common = ["generate", "--dataset", str(source_dir), "--model", str(tiny_model_path), "--steps", "10",
+              "--strategy", "random_k:2", "--no-progress"]  # fmt: skip
+    assert main([*common, "--output", str(genie), "--filter-embedder", "torchvision:resnet18",
+                 "--filter-embedder-weights", str(classifier_weights)]) == 0  # fmt: skip
+    rows = load_dataset(str(genie / "dataset"), split="train")
+    assert len(rows) == 8 and [s > 0 for s in rows["filter_score"]] == rows["filter_kept"]
+    assert main([*common, "--output", str(tmp_path / "x"), "--filter-margin", "0.2"]) == 2
+    assert "turn the filter on too" in capsys.readouterr().err

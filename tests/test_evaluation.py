@@ -15,7 +15,7 @@ from genie_transforms.evaluation import (
     mean_confidence_interval,
     sample_episodes,
 )
-from genie_transforms.evaluation.fewshot import episode_training_set
+from genie_transforms.evaluation.fewshot import GeneratedBank, episode_training_set
 
 LABELS = [c for c in range(6) for _ in range(10)]
 
@@ -45,7 +45,7 @@ def test_linear_probe_matches_scikit_learn_used_directly():
     x, y = rng.normal(size=(60, 8)), rng.integers(0, 3, 60)
     tx, ty = rng.normal(size=(30, 8)), rng.integers(0, 3, 30)
     norm = lambda a: a / np.linalg.norm(a, axis=1, keepdims=True)  # noqa: E731
-    direct = LogisticRegression(C=1.0, solver="lbfgs", max_iter=1000).fit(norm(x), y).predict(norm(tx))
+    direct = LogisticRegression(C=1.0, solver="lbfgs", max_iter=2000).fit(norm(x), y).predict(norm(tx))
     assert linear_probe_accuracy(x, y, tx, ty) == pytest.approx((direct == ty).mean())
 
 
@@ -95,12 +95,31 @@ def test_every_method_sees_the_same_episodes_and_budget(setup):
     for name, row in methods.items():
         assert len(row["accuracies"]) == 2 and np.isfinite(row["mean"]) and 0 <= row["mean"] <= 1
         assert row["extra_per_class"] == (0 if name == "none" else 4)  # k_shot * (n_way - 1)
+    assert 0 <= result["filter_kept"] <= 1 and "genie_filtered - genie" in result["paired"]
+
+
+def test_each_method_adds_its_budget_and_the_bank_makes_each_image_once(setup):
+    gen, embedder, prompts = setup
+    images, labels = colour_images()
+    config = FewShotConfig(n_way=3, k_shot=2, n_query=4, n_episodes=1, seed=0, ada_grid=(0.5, 0.8))
     episode = sample_episodes(labels, 3, 2, 4, 1, seed=0)[0]
+    bank = GeneratedBank(images, embedder, prompts, seed=0)
+    support = [r for rows in episode.support for r in rows]
+    feats = embedder([images[r] for r in support])
+    prototypes = {c: feats[2 * j : 2 * j + 2].mean(axis=0) for j, c in enumerate(episode.classes)}
     for method in config.methods:
-        extra, extra_y = episode_training_set(method, episode, images, config, 0, gen, None, prompts, None) \
-            if method != "genie_ada" else ([None] * 12, [c for c in episode.classes for _ in range(4)])
+        extra, extra_y, _ = episode_training_set(method, episode, images, config, 0, bank, gen, prototypes, labels)
         assert len(extra) == len(extra_y) == (0 if method == "none" else 3 * 4)
         assert sorted(set(extra_y)) == ([] if method == "none" else list(episode.classes))
+    # genie (r = 0.8) and Ada's sweep point at 0.8 are the same images: 12 GeNIe pairs at 2 grid points, 12 Txt2Img,
+    # 2 Img2Img ratios x 6 sources x 2 copies (a 2-shot class repeats its two sources to fill 4)
+    steps = gen.num_inference_steps
+    assert len(bank.store) == 12 * 2 + 12 + 2 * 12
+    img2img = [bank.store[(steps, r, labels[r], 0.3, k)][0] for r in support[:1] for k in (0, 1)]
+    assert not np.array_equal(np.asarray(img2img[0]), np.asarray(img2img[1]))  # a repeated pair has its own noise
+    size = len(bank.store)
+    episode_training_set("genie", episode, images, config, 1, bank, gen, prototypes, labels)
+    assert len(bank.store) == size  # another episode seed reuses the bank
 
 
 def test_generative_methods_need_a_generator(setup):
@@ -118,9 +137,11 @@ def test_long_tail_evaluation_reports_every_group(setup):
     test_images, test_labels = colour_images(n_per_class=4, seed=1)
     result = evaluate_long_tail(images, labels, test_images, test_labels, embedder, generator=gen, prompts=prompts,
                                 imbalance=6.0, progress=False)  # fmt: skip
-    assert set(result["methods"]) == {"none", "txt2img", "genie"}
+    assert set(result["methods"]) == {"none", "txt2img", "genie", "genie_filtered"}
     assert result["methods"]["none"]["extra_images"] == 0
-    assert result["methods"]["genie"]["extra_images"] == result["methods"]["txt2img"]["extra_images"] > 0
+    extra = {m: result["methods"][m]["extra_images"] for m in ("genie", "txt2img", "genie_filtered")}
+    assert len(set(extra.values())) == 1 and extra["genie"] > 0  # the same budget for every method
+    assert 0 <= result["methods"]["genie_filtered"]["filter_kept"] <= 1
     for row in result["methods"].values():
         assert all(0 <= row[k] <= 1 for k in ("overall", "many", "medium", "few"))
 

@@ -19,9 +19,9 @@ import argparse
 from pathlib import Path
 
 from .common import (
-    add_job_arguments, add_model_arguments, add_parser, add_source_arguments, add_strategy_arguments, build_generator,
-    build_strategy,
-    finish_job, positive_int, read_source, rows_per_call, shard_from_env,
+    add_filter_arguments, add_job_arguments, add_model_arguments, add_parser, add_prototype_arguments,
+    add_source_arguments, add_strategy_arguments, build_filter, build_generator, build_prototypes, build_strategy, finish_job,
+    positive_int, read_source, rows_per_call, shard_from_env,
 )  # fmt: skip
 
 
@@ -40,27 +40,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="the classifier's backbone: torchvision:ARCH (with --embedder-weights), or "
                             "genie-tiny-digits (the bundled digits backbone, for the digits only)")  # fmt: skip
     group.add_argument("--embedder-weights", type=Path, default=None, help="safetensors state dict of the classifier")
-    group.add_argument("--prototype-images", type=positive_int, default=64,
-                       help="real images per class (from the whole split) whose mean embedding is its prototype")
+    add_prototype_arguments(group)
+    add_filter_arguments(group, own_embedder=False)
     parser.set_defaults(func=run)
-
-
-def prototype_rows(labels: list[int], per_class: int) -> list[int]:
-    """The first `per_class` rows of each class: the real images whose embeddings make the prototypes."""
-    seen: dict[int, int] = {}
-    rows = []
-    for i, label in enumerate(labels):
-        if seen.get(label, 0) < per_class:
-            seen[label] = seen.get(label, 0) + 1
-            rows.append(i)
-    return rows
 
 
 def run(args: argparse.Namespace) -> int:
     from datasets import Image as ImageFeature
     from datasets import load_dataset
 
-    from ..ada import GenieAda, class_prototypes, check_grid
+    from ..ada import GenieAda, check_grid
     from ..datasets import genie_ada_map, noise_table, output_features
     from ..embedders import embedder_from_spec
     from ..jobs import run_chunks
@@ -75,16 +64,17 @@ def run(args: argparse.Namespace) -> int:
     strategy = build_strategy(args, source)
     embedder = embedder_from_spec(args.embedder, args.embedder_weights, args.device)
     ada = GenieAda(gen, embedder, grid=args.grid, mode=args.mode, cheap_steps=args.cheap_steps)
-    real = source.full.select(prototype_rows(list(source.full[args.label_column]), args.prototype_images))
-    prototypes = class_prototypes(embedder, real[args.image_column], real[args.label_column])
+    prototypes = build_prototypes(args, source, embedder)
+    keep = build_filter(args, args.filter, embedder, prototypes)
     fn = genie_ada_map(ada, source.prompts, prototypes, targets=strategy, seed=args.seed,
-                       image_column=args.image_column, label_column=args.label_column, errors=args.errors)  # fmt: skip
+                       image_column=args.image_column, label_column=args.label_column, errors=args.errors,
+                       hard_negative_filter=keep)  # fmt: skip
     ds = source.ds.cast_column(args.image_column, ImageFeature(decode=False))
     config = {"command": "ada", "dataset": args.dataset, "split": args.split, "source": source.identity,
               "prototype_images": args.prototype_images, **fn.config}  # fmt: skip
     per_source = targets_per_source(strategy, source.prompts.labels) * len(ada.grid)
     stats = run_chunks(
-        ds, fn, output_features(ds.features[args.label_column], ada=True), args.output, config=config,
+        ds, fn, output_features(ds.features[args.label_column], ada=True, filtered=keep is not None), args.output, config=config,
         chunk_size=args.chunk_size, num_shards=num_shards, shard_index=shard_index,
         rows_per_call=rows_per_call(gen.batch_size, per_source), progress=not args.no_progress,
     )  # fmt: skip

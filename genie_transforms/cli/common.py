@@ -135,6 +135,60 @@ def add_strategy_arguments(parser: Any) -> None:
                         help=".npy confusion matrix (true x predicted) for confusion_top_k / to_tail")
 
 
+def add_filter_arguments(parser: Any, *, own_embedder: bool) -> None:
+    """The hard-negative filter's options; with `own_embedder`, it names its embedder (else it uses --embedder)."""
+    if own_embedder:
+        parser.add_argument("--filter-embedder", default=None,
+                            help="keep-hard-negatives filter with this backbone (torchvision:ARCH or genie-tiny-digits): "
+                                 "each row records filter_kept and filter_score (off by default)")  # fmt: skip
+        parser.add_argument("--filter-embedder-weights", type=Path, default=None,
+                            help="safetensors state dict of --filter-embedder")
+    else:
+        parser.add_argument("--filter", action="store_true",
+                            help="also record the keep-hard-negatives filter's decision (filter_kept, filter_score) "
+                                 "with --embedder and its prototypes")  # fmt: skip
+    parser.add_argument("--filter-margin", type=float, default=None,
+                        help="the filter keeps an image nearer its target's prototype than every third class's by "
+                             "more than this (default 0)")  # fmt: skip
+
+
+def build_filter(args: argparse.Namespace, enabled: bool, embedder: Any, prototypes: Any) -> Any:
+    """The hard-negative filter of the options, or None when it is off (a margin without a filter is refused)."""
+    from ..filtering import HardNegativeFilter
+
+    if not enabled:
+        if args.filter_margin is not None:
+            raise UsageError("--filter-margin sets the hard-negative filter's margin; turn the filter on too.")
+        return None
+    return HardNegativeFilter(embedder, prototypes, 0.0 if args.filter_margin is None else args.filter_margin)
+
+
+def add_prototype_arguments(parser: Any) -> None:
+    parser.add_argument("--prototype-images", type=positive_int, default=64,
+                        help="real images per class (from the whole split) whose mean embedding is its prototype")
+
+
+def prototype_rows(labels: list[int], per_class: int) -> list[int]:
+    """The first `per_class` rows of each class: the real images whose embeddings make the prototypes."""
+    seen: dict[int, int] = {}
+    rows = []
+    for i, label in enumerate(labels):
+        if seen.get(label, 0) < per_class:
+            seen[label] = seen.get(label, 0) + 1
+            rows.append(i)
+    return rows
+
+
+def build_prototypes(args: argparse.Namespace, source: SourceData, embedder: Any) -> dict[int, Any]:
+    """Each class's prototype from the first --prototype-images real images of the whole split."""
+    from ..ada import class_prototypes
+
+    if source.identity["streaming"]:
+        raise UsageError("Class prototypes are built from the whole split; drop --streaming to use an embedder.")
+    real = source.full.select(prototype_rows(list(source.full[args.label_column]), args.prototype_images))
+    return class_prototypes(embedder, real[args.image_column], real[args.label_column])
+
+
 @dataclass
 class SourceData:
     """The source split as the job reads it (after --limit), the whole split, and its prompts."""

@@ -18,8 +18,9 @@ from __future__ import annotations
 import argparse
 
 from .common import (
-    UsageError, add_job_arguments, add_model_arguments, add_parser, add_source_arguments, add_strategy_arguments,
-    build_generator, build_strategy, finish_job, read_source, rows_per_call, shard_from_env,
+    UsageError, add_filter_arguments, add_job_arguments, add_model_arguments, add_parser, add_prototype_arguments,
+    add_source_arguments, add_strategy_arguments, build_filter, build_generator, build_prototypes, build_strategy, finish_job,
+    read_source, rows_per_call, shard_from_env,
 )  # fmt: skip
 
 
@@ -35,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     group.add_argument("--estimate", type=int, nargs="?", const=8, default=None, metavar="ROWS",
                        help="time ROWS source rows (8 without a value), print the projected hours for this shard, "
                             "and stop")  # fmt: skip
+    group = parser.add_argument_group("keep-hard-negatives filter (optional)")
+    add_filter_arguments(group, own_embedder=True)
+    add_prototype_arguments(group)
     parser.set_defaults(func=run)
 
 
@@ -71,8 +75,16 @@ def run(args: argparse.Namespace) -> int:
     source = read_source(args, gen, streaming=args.streaming)
     ratios = check_noise_ratios(args.noise_ratio, gen.num_inference_steps)
     strategy = build_strategy(args, source)
+    embedder = prototypes = None
+    if args.filter_embedder is not None:
+        from ..embedders import embedder_from_spec
+
+        embedder = embedder_from_spec(args.filter_embedder, args.filter_embedder_weights, args.device)
+        prototypes = build_prototypes(args, source, embedder)
+    keep = build_filter(args, embedder is not None, embedder, prototypes)
     fn = genie_map(gen, source.prompts, noise_ratio=ratios, targets=strategy, seed=args.seed,
-                   image_column=args.image_column, label_column=args.label_column, errors=args.errors)  # fmt: skip
+                   image_column=args.image_column, label_column=args.label_column, errors=args.errors,
+                   hard_negative_filter=keep)  # fmt: skip
     ds = source.ds.cast_column(args.image_column, ImageFeature(decode=False))  # decoded (or skipped) by row
     if args.estimate is not None:
         if source.identity["streaming"]:
@@ -82,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
               **fn.config}  # fmt: skip
     per_source = targets_per_source(strategy, source.prompts.labels) * len(ratios)
     stats = run_chunks(
-        ds, fn, output_features(source.full.features[args.label_column]), args.output, config=config,
+        ds, fn, output_features(source.full.features[args.label_column], filtered=keep is not None), args.output, config=config,
         chunk_size=args.chunk_size, num_shards=num_shards, shard_index=shard_index, num_rows=source.num_rows,
         rows_per_call=rows_per_call(gen.batch_size, per_source), progress=not args.no_progress,
     )  # fmt: skip

@@ -47,14 +47,27 @@ def sample_episodes(labels: Sequence[int], n_way: int, k_shot: int, n_query: int
     return episodes
 
 
-def linear_probe_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
-                          C: float = 1.0) -> float:  # fmt: skip
-    """The paper's classifier: multinomial logistic regression (lbfgs, C = 1) on L2-normalised features."""
+def linear_probe(C: float = 1.0):
+    """The paper's classifier, the one probe of every evaluation here (unfitted): multinomial logistic regression,
+    lbfgs, C = 1, up to 2000 iterations. Fit it on L2-normalised features."""
+    from ..extras import require
+
+    require("scikit-learn", "sklearn", "evaluation")
     from sklearn.linear_model import LogisticRegression
 
-    clf = LogisticRegression(C=C, solver="lbfgs", max_iter=1000)
-    clf.fit(_normalise(train_x), np.asarray(train_y))
-    return float((clf.predict(_normalise(test_x)) == np.asarray(test_y)).mean())
+    return LogisticRegression(C=C, solver="lbfgs", max_iter=2000)
+
+
+def linear_probe_predict(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, C: float = 1.0) -> np.ndarray:
+    """[`linear_probe`] fitted on L2-normalised `train_x`; its predictions on `test_x`."""
+    clf = linear_probe(C).fit(_normalise(train_x), np.asarray(train_y))
+    return clf.predict(_normalise(test_x))
+
+
+def linear_probe_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
+                          C: float = 1.0) -> float:  # fmt: skip
+    """The accuracy of [`linear_probe_predict`] on (test_x, test_y)."""
+    return float((linear_probe_predict(train_x, train_y, test_x, C) == np.asarray(test_y)).mean())
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:

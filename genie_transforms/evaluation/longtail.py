@@ -12,13 +12,14 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ..embedders import Embedder
+from ..filtering import HardNegativeFilter
 from ..generator import GenieGenerator
 from ..prompts import PromptMap
 from ..seeding import row_rng
 from ..targets import ConfusionTopK
-from .episodes import _normalise
+from .episodes import _normalise, linear_probe, linear_probe_predict
 
-LONG_TAIL_METHODS = ("none", "txt2img", "genie")
+LONG_TAIL_METHODS = ("none", "txt2img", "genie", "genie_filtered")
 
 
 def long_tail_counts(n_max: int, num_classes: int, imbalance: float) -> list[int]:
@@ -46,13 +47,6 @@ def shot_groups(counts: dict[int, int]) -> dict[int, str]:
     return {c: "many" if i < third else ("few" if i >= len(order) - third else "medium") for i, c in enumerate(order)}
 
 
-def _fit_predict(train_x, train_y, test_x) -> np.ndarray:
-    from sklearn.linear_model import LogisticRegression
-
-    clf = LogisticRegression(C=1.0, solver="lbfgs", max_iter=2000)
-    return clf.fit(_normalise(train_x), train_y).predict(_normalise(test_x))
-
-
 def evaluate_long_tail(
     images: Sequence[Image.Image],
     labels: Sequence[int],
@@ -66,11 +60,14 @@ def evaluate_long_tail(
     methods: Sequence[str] = LONG_TAIL_METHODS,
     noise_ratio: float = 0.8,
     confused_k: int = 2,
+    filter_margin: float = 0.0,
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Accuracy (overall, many, medium, few) of a linear probe trained on a long-tailed subset of (images, labels),
-    with every non-head class topped up to the head's count by each method's generated images."""
+    with every non-head class topped up to the head's count by each method's generated images. `genie_filtered` is
+    GeNIe's images through the keep-hard-negatives filter (prototypes: the long-tailed training features), the
+    dropped ones replaced by repeats of the class's kept ones (same budget)."""
     from sklearn.metrics import confusion_matrix
     from sklearn.model_selection import cross_val_predict
 
@@ -85,41 +82,74 @@ def evaluate_long_tail(
     groups = shot_groups(counts)
     x = embedder(train)
     test_x, test_y = embedder(list(test_images)), np.asarray(test_labels)
-    from sklearn.linear_model import LogisticRegression
-
-    predicted = cross_val_predict(LogisticRegression(C=1.0, max_iter=2000), _normalise(x), y, cv=3)
+    predicted = cross_val_predict(linear_probe(), _normalise(x), y, cv=3)
     confusion = confusion_matrix(y, predicted, labels=classes)
     confused = ConfusionTopK(confusion, k=confused_k)
-    n_max = max(counts.values())
-    rng = row_rng(seed, "long-tail-sources")
     results: dict[str, Any] = {}
+    made: dict[str, tuple[np.ndarray, list[int], list[int]]] = {}  # method -> (features, targets, source labels)
     for method in tqdm(list(methods), desc="long-tail methods", disable=not progress):
-        extra_x, extra_y = np.empty((0, x.shape[1])), []
+        extra_x, extra_y, row_extra = np.empty((0, x.shape[1])), [], {}
         if method != "none":
-            sources, targets, ids = [], [], []
-            for c in classes:
-                need = n_max - counts[c]
-                if need <= 0:
-                    continue
-                pool_classes = confused(classes.index(c), list(range(len(classes))))
-                pool_classes = [classes[k] for k in pool_classes] if method == "genie" else [d for d in classes if d != c]
-                pool = np.flatnonzero(np.isin(y, pool_classes))
-                rows = rng.choice(pool, need, replace=len(pool) < need)
-                sources += [train[r] for r in rows]
-                targets += [c] * need
-                ids += [f"lt{keep[r]}" for r in rows]
-            if method == "genie":
-                out = generator.generate(sources, targets, noise_ratio, seed=seed, prompts=prompts, source_ids=ids,
-                                         progress=False)  # fmt: skip
-            else:  # txt2img: pure text-to-image, no source image enters it
-                out = generator.text_to_image(targets, seed=seed, prompts=prompts, source_ids=ids, progress=False)
-            extra_x, extra_y = embedder(list(out.images)), targets
-        pred = _fit_predict(np.concatenate([x, extra_x]), np.concatenate([y, np.asarray(extra_y, dtype=y.dtype)]), test_x)
+            kind = "txt2img" if method == "txt2img" else "genie"
+            if kind not in made:
+                made[kind] = _generate(kind, classes, counts, y, train, keep, confused, generator, prompts,
+                                       noise_ratio, seed, embedder)  # fmt: skip
+            extra_x, extra_y, sources = made[kind]
+            if method == "genie_filtered":
+                prototypes = {c: x[y == c].mean(axis=0) for c in classes}
+                keep_it = HardNegativeFilter(embedder, prototypes, filter_margin)
+                kept = keep_it.scores_of_embeddings(extra_x, extra_y, sources) > filter_margin
+                order = []
+                for c in sorted(set(extra_y)):
+                    mine = [i for i, t in enumerate(extra_y) if t == c]
+                    order += _cycle([i for i in mine if kept[i]] or mine, len(mine))
+                extra_x, extra_y = extra_x[order], [extra_y[i] for i in order]
+                row_extra = {"filter_kept": float(kept.mean())}
+        train_y = np.concatenate([y, np.asarray(extra_y, dtype=y.dtype)])
+        pred = linear_probe_predict(np.concatenate([x, extra_x]), train_y, test_x)
         correct = pred == test_y
-        row = {"overall": float(correct.mean()), "extra_images": len(extra_y)}
+        row = {"overall": float(correct.mean()), "extra_images": len(extra_y), **row_extra}
         for group in ("many", "medium", "few"):
             members = np.isin(test_y, [c for c in classes if groups[c] == group])
             row[group] = float(correct[members].mean()) if members.any() else float("nan")
         results[method] = row
     return {"imbalance": imbalance, "train_counts": counts, "groups": groups, "methods": results,
             "confusion": confusion.tolist()}  # fmt: skip
+
+
+def _cycle(items: list, n: int) -> list:
+    return [items[i % len(items)] for i in range(n)]
+
+
+def _generate(kind: str, classes: list[int], counts: dict[int, int], y: np.ndarray, train: list, keep: np.ndarray,
+              confused: ConfusionTopK, generator: GenieGenerator, prompts: PromptMap, noise_ratio: float, seed: int,
+              embedder: Embedder) -> tuple[np.ndarray, list[int], list[int]]:  # fmt: skip
+    """Top every class up to the head's count: GeNIe from sources of the classes most confused with it, or
+    Txt2Img (no source enters; its ids still pair it with a source row, for the same noise as GeNIe's). Returns the
+    generated images' features, their targets and their sources' labels."""
+    n_max = max(counts.values())
+    rng = row_rng(seed, "long-tail-sources")
+    sources, targets, ids, source_labels = [], [], [], []
+    for c in classes:
+        need = n_max - counts[c]
+        if need <= 0:
+            continue
+        pool_classes = confused(classes.index(c), list(range(len(classes))))
+        pool_classes = [classes[k] for k in pool_classes] if kind == "genie" else [d for d in classes if d != c]
+        pool = np.flatnonzero(np.isin(y, pool_classes))
+        rows = rng.choice(pool, need, replace=len(pool) < need)
+        copies: dict[int, int] = {}
+        for r in rows:  # a source drawn twice gets its own noise the second time
+            copies[int(r)] = copies.get(int(r), -1) + 1
+            sources.append(train[r])
+            ids.append(f"lt{keep[r]}" + (f"/copy{copies[int(r)]}" if copies[int(r)] else ""))
+            source_labels.append(int(y[r]))
+        targets += [c] * need
+    if not targets:
+        return np.empty((0, 0)), [], []
+    if kind == "genie":
+        out = generator.generate(sources, targets, noise_ratio, seed=seed, prompts=prompts, source_ids=ids,
+                                 progress=False)  # fmt: skip
+    else:
+        out = generator.text_to_image(targets, seed=seed, prompts=prompts, source_ids=ids, progress=False)
+    return embedder(list(out.images)), targets, source_labels
