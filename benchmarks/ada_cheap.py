@@ -1,6 +1,6 @@
 """Cheap GeNIe-Ada against exact GeNIe-Ada on the bundled digits model: agreement on r* and cost per kept image.
 
-    python benchmarks/ada_cheap.py [--pairs 100] [--steps 50] [--json ada_cheap.json]
+python benchmarks/ada_cheap.py [--pairs 100] [--steps 50] [--json ada_cheap.json]
 """
 
 from __future__ import annotations
@@ -31,14 +31,26 @@ def main(argv: list[str] | None = None) -> dict:
     train_images, train_labels, _ = digits_arrays("train")
     pick = rng.choice(len(images), args.pairs, replace=False)
     targets = [int(rng.choice([c for c in range(10) if c != labels[i]])) for i in pick]
-    gen = GenieGenerator.from_pretrained("genie-tiny-digits", num_inference_steps=args.steps, batch_size=64,
-                                         progress=False)  # fmt: skip
+    gen = GenieGenerator.from_pretrained(
+        "genie-tiny-digits", num_inference_steps=args.steps, batch_size=64, progress=False
+    )
     embedder = digits_embedder()
     prototypes = class_prototypes(embedder, [Image.fromarray(x) for x in train_images], train_labels.tolist())
-    oracle = lambda ims: digits_oracle().predict(downsample(np.stack([np.asarray(im) for im in ims])))  # noqa: E731
+
+    def oracle(ims):
+        return digits_oracle().predict(downsample(np.stack([np.asarray(im) for im in ims])))
+
     gen.generate([Image.fromarray(images[0])], [1], 0.8, seed=0, prompts=digits_prompt_map())  # warm-up
-    figures = bench_ada(gen, embedder, [Image.fromarray(images[i]) for i in pick], targets, prototypes,
-                        digits_prompt_map(), oracle=oracle, seed=args.seed)  # fmt: skip
+    figures = bench_ada(
+        gen,
+        embedder,
+        [Image.fromarray(images[i]) for i in pick],
+        targets,
+        prototypes,
+        digits_prompt_map(),
+        oracle=oracle,
+        seed=args.seed,
+    )
     print(json.dumps(figures, indent=2))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))

@@ -30,8 +30,15 @@ from genie_transforms.embedders import digits_embedder
 from genie_transforms.evaluation import FewShotConfig, evaluate_few_shot, evaluate_long_tail
 from genie_transforms.evaluation.fewshot import GeneratedBank, paired_differences
 
-FEW_SHOT_PAIRS = (("genie", "txt2img"), ("genie", "img2img_0.7"), ("genie", "img2img_0.3"), ("genie", "none"),
-                  ("genie_ada", "genie"), ("genie_ada", "txt2img"), ("genie_filtered", "genie"))  # fmt: skip
+FEW_SHOT_PAIRS = (
+    ("genie", "txt2img"),
+    ("genie", "img2img_0.7"),
+    ("genie", "img2img_0.3"),
+    ("genie", "none"),
+    ("genie_ada", "genie"),
+    ("genie_ada", "txt2img"),
+    ("genie_filtered", "genie"),
+)
 LONG_TAIL_PAIRS = (("genie", "txt2img"), ("genie", "none"), ("genie_filtered", "genie"))
 
 
@@ -40,8 +47,10 @@ def few_shot_table(results: dict) -> list[str]:
     lines += [f"| {m} | {100 * r['mean']:.1f} ± {100 * r['ci95']:.1f} |" for m, r in results["methods"].items()]
     lines += ["", "| paired difference | points | 95% interval | significant |", "| --- | --- | --- | --- |"]
     for name, d in results["paired"].items():
-        lines.append(f"| {name} | {100 * d['mean']:+.2f} | [{100 * d['low']:+.2f}, {100 * d['high']:+.2f}] | "
-                     f"{'yes' if d['significant'] else 'no'} |")  # fmt: skip
+        lines.append(
+            f"| {name} | {100 * d['mean']:+.2f} | [{100 * d['low']:+.2f}, {100 * d['high']:+.2f}] | "
+            f"{'yes' if d['significant'] else 'no'} |"
+        )
     return lines
 
 
@@ -51,16 +60,23 @@ def long_tail_table(runs: list[dict]) -> list[str]:
     for m in methods:
         overall = [100 * r["methods"][m]["overall"] for r in runs]
         few = [100 * r["methods"][m]["few"] for r in runs]
-        lines.append(f"| {m} | {np.mean(overall):.1f} ({', '.join(f'{v:.1f}' for v in overall)}) | "
-                     f"{np.mean(few):.1f} ({', '.join(f'{v:.1f}' for v in few)}) | "
-                     f"{runs[0]['methods'][m]['extra_images']} |")  # fmt: skip
+        lines.append(
+            f"| {m} | {np.mean(overall):.1f} ({', '.join(f'{v:.1f}' for v in overall)}) | "
+            f"{np.mean(few):.1f} ({', '.join(f'{v:.1f}' for v in few)}) | "
+            f"{runs[0]['methods'][m]['extra_images']} |"
+        )
     for key, label in (("overall", "overall"), ("few", "few-shot classes")):
         paired = paired_differences({m: [r["methods"][m][key] for r in runs] for m in methods}, LONG_TAIL_PAIRS)
-        lines += ["", f"| paired difference over seeds, {label} | points | 95% interval | significant |",
-                  "| --- | --- | --- | --- |"]  # fmt: skip
+        lines += [
+            "",
+            f"| paired difference over seeds, {label} | points | 95% interval | significant |",
+            "| --- | --- | --- | --- |",
+        ]
         for name, d in paired.items():
-            lines.append(f"| {name} | {100 * d['mean']:+.2f} | [{100 * d['low']:+.2f}, {100 * d['high']:+.2f}] | "
-                         f"{'yes' if d['significant'] else 'no'} |")  # fmt: skip
+            lines.append(
+                f"| {name} | {100 * d['mean']:+.2f} | [{100 * d['low']:+.2f}, {100 * d['high']:+.2f}] | "
+                f"{'yes' if d['significant'] else 'no'} |"
+            )
     return lines
 
 
@@ -74,17 +90,22 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    gen = GenieGenerator.from_pretrained("genie-tiny-digits", num_inference_steps=args.steps, batch_size=64,
-                                         progress=False)  # fmt: skip
+    gen = GenieGenerator.from_pretrained(
+        "genie-tiny-digits", num_inference_steps=args.steps, batch_size=64, progress=False
+    )
     embedder, prompts = digits_embedder(), digits_prompt_map()
     held, held_labels, _ = digits_arrays("heldout")
     held = [Image.fromarray(x) for x in held]
     report: dict = {
         "command": "python benchmarks/evaluate.py " + " ".join(argv or []),
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, CPU",
-        "library_version": __version__, "model_id": gen.model_id, "model_revision": gen.model_revision,
-        "steps": args.steps, "few_shot": {}, "long_tail": [],
-    }  # fmt: skip
+        "library_version": __version__,
+        "model_id": gen.model_id,
+        "model_revision": gen.model_revision,
+        "steps": args.steps,
+        "few_shot": {},
+        "long_tail": [],
+    }
 
     def save() -> None:
         report["seconds"] = round(time.time() - started, 1)
@@ -92,37 +113,63 @@ def main(argv: list[str] | None = None) -> dict:
 
     bank = GeneratedBank(held, embedder, prompts, seed=0)
     for shots in args.shots:
-        config = FewShotConfig(n_way=5, k_shot=shots, n_query=16, n_episodes=args.episodes, flip=False,
-                               crop_scale=(0.6, 1.0), seed=0)  # fmt: skip
+        config = FewShotConfig(
+            n_way=5, k_shot=shots, n_query=16, n_episodes=args.episodes, flip=False, crop_scale=(0.6, 1.0), seed=0
+        )
         key = f"5-way {shots}-shot"
 
         def progress(results: dict, key: str = key) -> None:
             report["few_shot"][key] = results
             save()
 
-        results = evaluate_few_shot(held, held_labels.tolist(), embedder, config, generator=gen, prompts=prompts,
-                                    classes=[5, 6, 7, 8, 9], on_episode=progress, bank=bank)  # fmt: skip
-        results["paired"] = paired_differences({m: r["accuracies"] for m, r in results["methods"].items()},
-                                               FEW_SHOT_PAIRS)  # fmt: skip
+        results = evaluate_few_shot(
+            held,
+            held_labels.tolist(),
+            embedder,
+            config,
+            generator=gen,
+            prompts=prompts,
+            classes=[5, 6, 7, 8, 9],
+            on_episode=progress,
+            bank=bank,
+        )
+        results["paired"] = paired_differences(
+            {m: r["accuracies"] for m, r in results["methods"].items()}, FEW_SHOT_PAIRS
+        )
         progress(results)
         report["few_shot_seconds_after_" + key] = round(time.time() - started, 1)
     train, train_labels, _ = digits_arrays("train")
     train = [Image.fromarray(x) for x in train]
     for seed in args.seeds:
-        run = evaluate_long_tail(train, train_labels.tolist(), held, held_labels.tolist(), embedder, generator=gen,
-                                 prompts=prompts, imbalance=10.0, seed=seed)  # fmt: skip
+        run = evaluate_long_tail(
+            train,
+            train_labels.tolist(),
+            held,
+            held_labels.tolist(),
+            embedder,
+            generator=gen,
+            prompts=prompts,
+            imbalance=10.0,
+            seed=seed,
+        )
         report["long_tail"].append({"seed": seed, **run})
         save()
     save()
-    lines = [f"Measured with `{report['command'].strip()}` (genie-transforms {__version__}, {args.steps} steps, "
-             f"{report['machine']}; {report['seconds'] / 60:.0f} minutes).", ""]  # fmt: skip
+    lines = [
+        f"Measured with `{report['command'].strip()}` (genie-transforms {__version__}, {args.steps} steps, "
+        f"{report['machine']}; {report['seconds'] / 60:.0f} minutes).",
+        "",
+    ]
     for key, results in report["few_shot"].items():
-        lines += [f"**{key}**, {results['episodes']} episodes, {results['config']['k_shot'] * 4} extra images per "
-                  f"class (filter kept {100 * results['filter_kept']:.0f}% of GeNIe's images):", ""]  # fmt: skip
-        lines += few_shot_table(results) + [""]
+        lines += [
+            f"**{key}**, {results['episodes']} episodes, {results['config']['k_shot'] * 4} extra images per "
+            f"class (filter kept {100 * results['filter_kept']:.0f}% of GeNIe's images):",
+            "",
+        ]
+        lines += [*few_shot_table(results), ""]
     if report["long_tail"]:
         lines += [f"**Long-tail** (imbalance 10, seeds {args.seeds}; mean, then each seed):", ""]
-        lines += long_tail_table(report["long_tail"]) + [""]
+        lines += [*long_tail_table(report["long_tail"]), ""]
     (args.out / "evaluation.md").write_text("\n".join(lines))
     print("\n".join(lines))
     return report

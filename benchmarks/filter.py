@@ -29,8 +29,12 @@ def reads(predicted: np.ndarray, targets: np.ndarray, sources: np.ndarray) -> di
     if not len(predicted):
         return {"images": 0, "target": float("nan"), "source": float("nan"), "neither": float("nan")}
     target, source = predicted == targets, predicted == sources
-    return {"images": int(len(predicted)), "target": float(target.mean()), "source": float(source.mean()),
-            "neither": float((~target & ~source).mean())}  # fmt: skip
+    return {
+        "images": len(predicted),
+        "target": float(target.mean()),
+        "source": float(source.mean()),
+        "neither": float((~target & ~source).mean()),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -50,14 +54,26 @@ def main(argv: list[str] | None = None) -> dict:
     sources = labels[pick]
     targets = np.array([int(rng.choice([c for c in range(10) if c != s])) for s in sources])
     gen = GenieGenerator.from_pretrained("genie-tiny-digits", num_inference_steps=args.steps, batch_size=64)
-    out = gen.generate([Image.fromarray(images[i]) for i in pick], targets.tolist(), args.ratio, seed=args.seed,
-                       prompts=digits_prompt_map(), source_ids=[f"heldout-{i}" for i in pick])  # fmt: skip
+    out = gen.generate(
+        [Image.fromarray(images[i]) for i in pick],
+        targets.tolist(),
+        args.ratio,
+        seed=args.seed,
+        prompts=digits_prompt_map(),
+        source_ids=[f"heldout-{i}" for i in pick],
+    )
     embedder = digits_embedder()
     prototypes = class_prototypes(embedder, [Image.fromarray(x) for x in train_images], train_labels.tolist())
     scores = HardNegativeFilter(embedder, prototypes).scores(out.images, targets, sources)
     predicted = digits_oracle().predict(downsample(np.stack([np.asarray(im) for im in out.images])))
-    figures = {"pairs": args.pairs, "noise_ratio": args.ratio, "steps": args.steps, "seed": args.seed,
-               "all": reads(predicted, targets, sources), "margins": {}}  # fmt: skip
+    figures = {
+        "pairs": args.pairs,
+        "noise_ratio": args.ratio,
+        "steps": args.steps,
+        "seed": args.seed,
+        "all": reads(predicted, targets, sources),
+        "margins": {},
+    }
     for margin in args.margins:
         kept = scores > margin
         figures["margins"][str(margin)] = {

@@ -37,21 +37,32 @@ def synthetic_job(folder: Path, rows: int, chunk_size: int) -> int:
     from PIL import Image
 
     from genie_transforms.datasets import output_features
-    from genie_transforms.jobs import write_chunk, check_job
+    from genie_transforms.jobs import check_job, write_chunk
 
     features = output_features(ClassLabel(names=[str(i) for i in range(10)]))
     png = io.BytesIO()
     Image.new("RGB", (32, 32), (120, 30, 200)).save(png, format="PNG")
-    check_job(folder, {"command": "generate", "num_rows": rows, "chunk_size": chunk_size, "features": features.to_dict()})
+    check_job(
+        folder, {"command": "generate", "num_rows": rows, "chunk_size": chunk_size, "features": features.to_dict()}
+    )
     (folder / "chunks").mkdir(parents=True, exist_ok=True)
     total = 0
     for k, start in enumerate(range(0, rows, chunk_size)):
         n = min(chunk_size, rows - start)
         columns = {name: [None] * n for name in features}
-        columns.update(image=[{"bytes": png.getvalue(), "path": None}] * n, label=[1] * n, source_label=[0] * n,
-                       source_index=list(range(start, start + n)), noise_ratio=[0.8] * n, prompt=["a photo of a 1."] * n,
-                       seed=[0] * n, noise_seed=list(range(start, start + n)), noise_scheme=["pcg64-v1"] * n,
-                       model_id=["synthetic"] * n, adapters=["[]"] * n)  # fmt: skip
+        columns.update(
+            image=[{"bytes": png.getvalue(), "path": None}] * n,
+            label=[1] * n,
+            source_label=[0] * n,
+            source_index=list(range(start, start + n)),
+            noise_ratio=[0.8] * n,
+            prompt=["a photo of a 1."] * n,
+            seed=[0] * n,
+            noise_seed=list(range(start, start + n)),
+            noise_scheme=["pcg64-v1"] * n,
+            model_id=["synthetic"] * n,
+            adapters=["[]"] * n,
+        )
         total += write_chunk(folder, k, Dataset.from_dict(columns, features=features), start, start + n, []).bytes
     return total
 
@@ -74,8 +85,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
             assert (job / "dataset" / "data").is_dir(), "merge did not write the dataset"
         row = {"rows": rows, "chunk_mib": size / 2**20, **figures, "wall_s": time.perf_counter() - started}
         results.append(row)
-        print(f"| {rows:,} | {row['chunk_mib']:.1f} | {row['before_mib']:.0f} | {row['after_mib']:.0f} | "
-              f"{row['after_mib'] - row['before_mib']:.0f} | {row['seconds']:.2f} |")  # fmt: skip
+        print(
+            f"| {rows:,} | {row['chunk_mib']:.1f} | {row['before_mib']:.0f} | {row['after_mib']:.0f} | "
+            f"{row['after_mib'] - row['before_mib']:.0f} | {row['seconds']:.2f} |"
+        )
     return results
 
 

@@ -27,15 +27,24 @@ args = parser.parse_args()
 images, labels, _ = digits_arrays("heldout")
 images = [Image.fromarray(x) for x in images]
 # 2. Your model and its prompts (Stable Diffusion: GenieGenerator.from_pretrained("stable-diffusion-v1-5/...")).
-generator = GenieGenerator.from_pretrained("genie-tiny-digits", num_inference_steps=args.steps, batch_size=64,
-                                           progress=False)
+generator = GenieGenerator.from_pretrained(
+    "genie-tiny-digits", num_inference_steps=args.steps, batch_size=64, progress=False
+)
 # 3. Your frozen backbone (torchvision_embedder(resnet, weights.transforms()) for a torchvision model).
 embedder = digits_embedder()
 
-config = FewShotConfig(n_way=5, k_shot=args.shots, n_query=16, n_episodes=args.episodes, flip=False,
-                       crop_scale=(0.6, 1.0), methods=tuple(args.methods))
-results = evaluate_few_shot(images, labels.tolist(), embedder, config, generator=generator,
-                            prompts=digits_prompt_map(), classes=[5, 6, 7, 8, 9])
+config = FewShotConfig(
+    n_way=5,
+    k_shot=args.shots,
+    n_query=16,
+    n_episodes=args.episodes,
+    flip=False,
+    crop_scale=(0.6, 1.0),
+    methods=tuple(args.methods),
+)
+results = evaluate_few_shot(
+    images, labels.tolist(), embedder, config, generator=generator, prompts=digits_prompt_map(), classes=[5, 6, 7, 8, 9]
+)
 for method, row in results["methods"].items():
     print(f"{method:>12}: {100 * row['mean']:.1f} +- {100 * row['ci95']:.1f}")
 with open("few_shot_results.json", "w") as f:

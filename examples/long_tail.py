@@ -26,18 +26,27 @@ args = parser.parse_args()
 
 train_images, train_labels, _ = digits_arrays("train")
 test_images, test_labels, _ = digits_arrays("heldout")
-generator = GenieGenerator.from_pretrained("genie-tiny-digits", num_inference_steps=args.steps, batch_size=64,
-                                           progress=False)
+generator = GenieGenerator.from_pretrained(
+    "genie-tiny-digits", num_inference_steps=args.steps, batch_size=64, progress=False
+)
 results = evaluate_long_tail(
-    [Image.fromarray(x) for x in train_images], train_labels.tolist(),
-    [Image.fromarray(x) for x in test_images], test_labels.tolist(),
-    digits_embedder(), generator=generator, prompts=digits_prompt_map(), imbalance=args.imbalance, seed=args.seed,
+    [Image.fromarray(x) for x in train_images],
+    train_labels.tolist(),
+    [Image.fromarray(x) for x in test_images],
+    test_labels.tolist(),
+    digits_embedder(),
+    generator=generator,
+    prompts=digits_prompt_map(),
+    imbalance=args.imbalance,
+    seed=args.seed,
 )
 print(f"train counts per class: {results['train_counts']}")
 print("| method | overall | many | medium | few | extra images |")
 print("| --- | --- | --- | --- | --- | --- |")
 for method, row in results["methods"].items():
-    print(f"| {method} | {row['overall']:.1%} | {row['many']:.1%} | {row['medium']:.1%} | {row['few']:.1%} | "
-          f"{row['extra_images']} |")
+    print(
+        f"| {method} | {row['overall']:.1%} | {row['many']:.1%} | {row['medium']:.1%} | {row['few']:.1%} | "
+        f"{row['extra_images']} |"
+    )
 with open("long_tail_results.json", "w") as f:
     json.dump(results, f, indent=2)

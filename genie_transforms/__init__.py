@@ -44,9 +44,15 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .generator import GenieGenerator, GenieOutput, GenieRecord, UnknownLabelError, check_noise_ratio
     from .errors import GenieWarning
-    from .generator import denoising_steps
+    from .generator import (
+        GenieGenerator,
+        GenieOutput,
+        GenieRecord,
+        UnknownLabelError,
+        check_noise_ratio,
+        denoising_steps,
+    )
     from .loading import LoraWeights, TextualInversion
     from .prompts import PromptMap, clean_class_name
     from .seeding import derive_seed

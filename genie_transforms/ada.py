@@ -8,6 +8,7 @@ between neighbours: `r* = r[argmax |s[i+1] - s[i]| + 1]`, the first index on tie
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,7 @@ def check_grid(grid: Sequence[float], num_inference_steps: int) -> tuple[float, 
         raise ValueError(f"The Ada grid needs at least two noise ratios to measure a jump, got {list(values)}.")
     for r in values:
         check_noise_ratio(r, num_inference_steps)
-    if any(b <= a for a, b in zip(values, values[1:])):
+    if any(b <= a for a, b in itertools.pairwise(values)):
         raise ValueError(f"The Ada grid must be strictly increasing, got {list(values)}.")
     return values
 
@@ -46,7 +47,9 @@ def ada_select(source: np.ndarray, generated: np.ndarray, prototype: np.ndarray)
     if generated.ndim != 2 or len(generated) < 2:
         raise ValueError(f"`generated` must be (grid size >= 2, dim), got shape {generated.shape}.")
     if source.shape != prototype.shape or source.shape != generated.shape[1:]:
-        raise ValueError(f"Shapes differ: source {source.shape}, prototype {prototype.shape}, generated {generated.shape}.")
+        raise ValueError(
+            f"Shapes differ: source {source.shape}, prototype {prototype.shape}, generated {generated.shape}."
+        )
     v = prototype - source
     norm = np.linalg.norm(v)
     if norm == 0:
@@ -61,8 +64,8 @@ def class_prototypes(embedder: Embedder, images: Sequence[Any], labels: Sequence
     if len(images) != len(labels) or not len(images):
         raise ValueError("class_prototypes needs as many labels as images, and at least one image.")
     feats = embedder(images)
-    labels = np.asarray(labels)
-    return {int(c): feats[labels == c].mean(axis=0) for c in np.unique(labels)}
+    label_array = np.asarray(labels)
+    return {int(c): feats[label_array == c].mean(axis=0) for c in np.unique(label_array)}
 
 
 @dataclass
@@ -91,14 +94,22 @@ class GenieAda:
         cheap_steps (`int`, defaults to 10): the coarse schedule of the cheap sweep.
     """
 
-    def __init__(self, generator: GenieGenerator, embedder: Embedder, grid: Sequence[float] = DEFAULT_GRID,
-                 mode: str = "exact", cheap_steps: int = 10) -> None:  # fmt: skip
+    def __init__(
+        self,
+        generator: GenieGenerator,
+        embedder: Embedder,
+        grid: Sequence[float] = DEFAULT_GRID,
+        mode: str = "exact",
+        cheap_steps: int = 10,
+    ) -> None:
         if not isinstance(embedder, Embedder):
             raise TypeError(f"`embedder` must be a genie_transforms.embedders.Embedder, got {type(embedder).__name__}.")
         if mode not in MODES:
             raise ValueError(f"`mode` must be one of {MODES}, got {mode!r}.")
         if isinstance(cheap_steps, bool) or not isinstance(cheap_steps, int) or cheap_steps < 1:
-            raise ValueError(f"`cheap_steps` must be an int >= 1 (the coarse schedule of the sweep), got {cheap_steps!r}.")
+            raise ValueError(
+                f"`cheap_steps` must be an int >= 1 (the coarse schedule of the sweep), got {cheap_steps!r}."
+            )
         self.generator = generator
         self.embedder = embedder
         self.mode = mode
@@ -128,7 +139,9 @@ class GenieAda:
         images, targets = list(images), [int(t) for t in targets]
         n = len(images)
         if n == 0 or len(targets) != n:
-            raise ValueError(f"`images` and `targets` must be non-empty and of equal length, got {n} and {len(targets)}.")
+            raise ValueError(
+                f"`images` and `targets` must be non-empty and of equal length, got {n} and {len(targets)}."
+            )
         missing = sorted({t for t in targets if t not in prototypes})
         if missing:
             raise ValueError(
@@ -138,8 +151,16 @@ class GenieAda:
         sweep_ids = None if source_ids is None else [str(s) for s in source_ids for _ in self.grid]
         sweep_images = [im for im in images for _ in self.grid]
         sweep_targets = [t for t in targets for _ in self.grid]
-        sweep = self.sweeper.generate(sweep_images, sweep_targets, list(self.grid) * n, seed=seed, prompts=prompts,
-                                      source_ids=sweep_ids, batch_size=batch_size, progress=False)  # fmt: skip
+        sweep = self.sweeper.generate(
+            sweep_images,
+            sweep_targets,
+            list(self.grid) * n,
+            seed=seed,
+            prompts=prompts,
+            source_ids=sweep_ids,
+            batch_size=batch_size,
+            progress=False,
+        )
         ids = [sweep.records[i * k].source_id for i in range(n)]  # given, or the engine's default (a pixel hash)
         source_feats = self.embedder(images)
         sweep_feats = self.embedder(list(sweep.images)).reshape(n, k, -1)
@@ -151,8 +172,16 @@ class GenieAda:
                 records=[sweep.records[i * k + c[0]] for i, c in enumerate(choices)],
             )
         else:
-            chosen = self.generator.generate(images, targets, r_star, seed=seed, prompts=prompts, source_ids=ids,
-                                             batch_size=batch_size, progress=False)  # fmt: skip
+            chosen = self.generator.generate(
+                images,
+                targets,
+                r_star,
+                seed=seed,
+                prompts=prompts,
+                source_ids=ids,
+                batch_size=batch_size,
+                progress=False,
+            )
         if hard_negative_filter is not None:
             chosen = apply_filter(chosen, hard_negative_filter, source_labels)
         table = [
@@ -170,8 +199,11 @@ class GenieAda:
                 "noise_seed": chosen.records[i].noise_seed,
                 "model_id": chosen.records[i].model_id,
                 "model_revision": chosen.records[i].model_revision,
-                **({"filter_kept": chosen.records[i].filter_kept, "filter_score": chosen.records[i].filter_score}
-                   if hard_negative_filter is not None else {}),  # fmt: skip
+                **(
+                    {"filter_kept": chosen.records[i].filter_kept, "filter_score": chosen.records[i].filter_score}
+                    if hard_negative_filter is not None
+                    else {}
+                ),
             }
             for i in range(n)
         ]
@@ -186,9 +218,13 @@ def _source_id(row: Mapping[str, Any]) -> str:
     raise ValueError("A noise-table row needs a `source_id` or a `source_index`.")
 
 
-def generate_from_table(generator: GenieGenerator, images: Sequence[Any], table: Sequence[Mapping[str, Any]],
-                        prompts: PromptMap | Sequence[str] | Mapping[int, str], batch_size: int | None = None,
-                        ) -> GenieOutput:  # fmt: skip
+def generate_from_table(
+    generator: GenieGenerator,
+    images: Sequence[Any],
+    table: Sequence[Mapping[str, Any]],
+    prompts: PromptMap | Sequence[str] | Mapping[int, str],
+    batch_size: int | None = None,
+) -> GenieOutput:
     """Reproduce Ada's chosen images from a noise table, without the sweep or the embedder: each row is generated
     at its `r_star` with its seed and source id (the same noise as in the sweep). Rows are dicts or the rows of a
     noise-table `Dataset` (`target`, `r_star`, `seed`, and `source_id` or `source_index`)."""
@@ -201,10 +237,15 @@ def generate_from_table(generator: GenieGenerator, images: Sequence[Any], table:
     for seed in sorted(seeds):
         idx = [i for i, r in enumerate(rows) if int(r["seed"]) == seed]
         out = generator.generate(
-            [images[i] for i in idx], [int(rows[i]["target"]) for i in idx], [float(rows[i]["r_star"]) for i in idx],
-            seed=seed, prompts=prompts, source_ids=[_source_id(rows[i]) for i in idx], batch_size=batch_size,
+            [images[i] for i in idx],
+            [int(rows[i]["target"]) for i in idx],
+            [float(rows[i]["r_star"]) for i in idx],
+            seed=seed,
+            prompts=prompts,
+            source_ids=[_source_id(rows[i]) for i in idx],
+            batch_size=batch_size,
             progress=False,
-        )  # fmt: skip
+        )
         for j, i in enumerate(idx):
             outputs[i], records[i] = out.images[j], out.records[j]
     return GenieOutput(images=outputs, records=records)

@@ -46,20 +46,22 @@ def _check_albumentations() -> str:
             "[albumentations] extra over AlbumentationsX (both write the same package folder)."
         )
     if Version(version) < Version(ALBUMENTATIONS_RANGE[0]):
-        raise ImportError(f"genie_transforms.albumentations needs Albumentations >= {ALBUMENTATIONS_RANGE[0]}, found "
-                          f"{version}: pip install 'albumentations>={ALBUMENTATIONS_RANGE[0]},<2.1'")  # fmt: skip
+        raise ImportError(
+            f"genie_transforms.albumentations needs Albumentations >= {ALBUMENTATIONS_RANGE[0]}, found "
+            f"{version}: pip install 'albumentations>={ALBUMENTATIONS_RANGE[0]},<2.1'"
+        )
     return version
 
 
 _check_albumentations()
 
-from albumentations.core.transforms_interface import BaseTransformInitSchema, ImageOnlyTransform  # noqa: E402
-from pydantic import Field  # noqa: E402
+from albumentations.core.transforms_interface import BaseTransformInitSchema, ImageOnlyTransform
+from pydantic import Field
 
-from .generator import GenieGenerator  # noqa: E402
-from .labels import as_vector  # noqa: E402
-from .prompts import PromptMap  # noqa: E402
-from .sources import TransformCore, make_source  # noqa: E402
+from .generator import GenieGenerator
+from .labels import as_vector
+from .prompts import PromptMap
+from .sources import HardNegativeSource, TransformCore, make_source
 
 DENSE_KEYS = ("mask", "masks", "bboxes", "keypoints", "volume", "mask3d", "masks3d")
 
@@ -130,13 +132,18 @@ class GenieTransform(ImageOnlyTransform):
         super().__init__(p=p)
         if isinstance(prompts, Mapping) and "names" in prompts and "template" in prompts:
             prompts = PromptMap.from_dict(prompts)  # from to_dict()
-        self.core = TransformCore(make_source(generator, bank, prompts, noise_ratio, strategy), label_mode,
-                                  num_classes, classes, unserved)  # fmt: skip
+        self.core = TransformCore(
+            make_source(generator, bank, prompts, noise_ratio, strategy), label_mode, num_classes, classes, unserved
+        )
         self.source = self.core.source
         self.bank, self.generator, self.prompts = bank, generator, prompts
         self.noise_ratio, self.strategy = noise_ratio, strategy
         self.label_key, self.label_mode = label_key, label_mode
-        self.num_classes, self.classes, self.unserved = num_classes, None if classes is None else list(classes), unserved
+        self.num_classes, self.classes, self.unserved = (
+            num_classes,
+            None if classes is None else list(classes),
+            unserved,
+        )
         self.allow_dense_targets = allow_dense_targets
 
     @property
@@ -153,8 +160,12 @@ class GenieTransform(ImageOnlyTransform):
         """Draw the target (and which bank row, or which seed) from the transform's own random generator."""
         labels = data[self.label_key]
         if "images" in data and "image" not in data:
-            return {"draws": [self.core.draw(self.core.read(y, f"{self.label_key} of images[{i}]"), self.random_generator)
-                              for i, y in enumerate(labels)]}  # fmt: skip
+            return {
+                "draws": [
+                    self.core.draw(self.core.read(y, f"{self.label_key} of images[{i}]"), self.random_generator)
+                    for i, y in enumerate(labels)
+                ]
+            }
         return {"draws": [self.core.draw(self.core.read(labels, self.label_key), self.random_generator)]}
 
     def _check_data(self, data: Mapping[str, Any]) -> None:
@@ -174,23 +185,26 @@ class GenieTransform(ImageOnlyTransform):
             )
 
     def apply(self, img: np.ndarray, draws: list[dict[str, Any] | None] | None = None, **params: Any) -> np.ndarray:
-        if draws[0] is None:
+        if not draws or draws[0] is None:
             return img
-        return self.source.images([img], draws)[0]
+        return self.source.images([img], [draws[0]])[0]
 
-    def apply_to_images(self, images: np.ndarray, draws: list[dict[str, Any] | None] | None = None,
-                        **params: Any) -> Any:  # fmt: skip
+    def apply_to_images(
+        self, images: np.ndarray, draws: list[dict[str, Any] | None] | None = None, **params: Any
+    ) -> Any:
+        draws = draws or [None] * len(images)
         if len(draws) != len(images):
             raise ValueError(f"`images` has {len(images)} images but the label has {len(draws)} entries.")
         out = list(images)
         applied = [i for i, d in enumerate(draws) if d is not None]
-        for i, image in zip(applied, self.source.images([images[i] for i in applied], [draws[i] for i in applied])):
+        chosen: list[dict[str, Any]] = [draws[i] for i in applied]  # type: ignore[misc]
+        for i, image in zip(applied, self.source.images([images[i] for i in applied], chosen)):
             out[i] = image
         return np.stack(out) if isinstance(images, np.ndarray) else out
 
     def apply_with_params(self, params: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
         draws = params["draws"]
-        labels = kwargs.get(self.label_key)
+        labels: Any = kwargs.get(self.label_key)
         batched = "images" in kwargs and "image" not in kwargs
         originals = list(labels) if batched else [labels]
         for original, draw in zip(originals, draws):  # a replayed draw must be for a sample of the same class
@@ -202,15 +216,19 @@ class GenieTransform(ImageOnlyTransform):
                 )
         result = super().apply_with_params(params, *args, **kwargs)
         new = [self.core.label_out(original, draw) for original, draw in zip(originals, draws)]
-        result[self.label_key] = (type(labels)(new) if isinstance(labels, (list, tuple)) else new) if batched else new[0]
+        result[self.label_key] = (
+            (type(labels)(new) if isinstance(labels, (list, tuple)) else new) if batched else new[0]
+        )
         return result
 
     def get_transform_init_args(self) -> dict[str, Any]:
         """Serialisable arguments: the model by id/path and the bank by path, never a pipeline or images."""
         if self.bank is not None and not isinstance(self.bank, str):
             if _called_for_repr():  # Compose's repr goes through the serialisation path: describe, do not refuse
-                return self._init_args(f"<in-memory bank, {len(self.bank)} rows>")
-            raise ValueError("This GenieTransform holds an in-memory bank; pass the bank as a path to serialise it.")
+                return self._init_args(_describe(self.bank))
+            raise ValueError(
+                f"This GenieTransform holds {_describe(self.bank)}; pass the bank as a path to serialise it."
+            )
         return self._init_args(self.bank)
 
     def _init_args(self, bank: Any) -> dict[str, Any]:
@@ -218,7 +236,7 @@ class GenieTransform(ImageOnlyTransform):
         return {
             "bank": bank,
             "generator": generator,
-            "prompts": None if self.prompts is None else self.source.prompts.to_dict(),
+            "prompts": None if self.prompts is None else self.core.prompt_map().to_dict(),
             "noise_ratio": self.noise_ratio,
             "strategy": self.strategy,
             "label_key": self.label_key,
@@ -230,7 +248,7 @@ class GenieTransform(ImageOnlyTransform):
         }
 
     def __repr__(self) -> str:
-        bank = self.bank if self.bank is None or isinstance(self.bank, str) else f"<in-memory bank, {len(self.bank)} rows>"
+        bank = self.bank if self.bank is None or isinstance(self.bank, str) else _describe(self.bank)
         args = {"p": self.p, **self._init_args(bank)}
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in args.items() if k != 'prompts')})"
 
@@ -291,7 +309,9 @@ def reseed_worker(attribute: str = "transform") -> Callable[[int], None]:
         import torch.utils.data
 
         info = torch.utils.data.get_worker_info()
-        pipeline = getattr(info.dataset, attribute, None)
+        if info is None:
+            raise RuntimeError("reseed_worker's function runs in DataLoader workers only (worker_init_fn=...).")
+        pipeline: Any = getattr(info.dataset, attribute, None)
         if not hasattr(pipeline, "set_random_seed"):
             raise ValueError(f"The dataset has no Albumentations pipeline at `.{attribute}`; pass reseed_worker(name).")
         pipeline.set_random_seed(info.seed % 2**32)
@@ -299,11 +319,18 @@ def reseed_worker(attribute: str = "transform") -> Callable[[int], None]:
     return init
 
 
+def _describe(bank: Any) -> str:
+    """An in-memory bank or a source of your own, in a few words (for repr and messages)."""
+    if isinstance(bank, HardNegativeSource):
+        return f"<{bank.kind} source {type(bank).__name__}>"
+    return f"<in-memory bank, {len(bank)} rows>"
+
+
 def _called_for_repr(depth: int = 12) -> bool:
     """Whether this call comes from a `repr` (Albumentations' `Compose.__repr__` reuses `to_dict_private`)."""
     import sys
 
-    frame = sys._getframe(1)
+    frame: Any = sys._getframe(1)
     for _ in range(depth):
         if frame is None:
             return False

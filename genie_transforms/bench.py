@@ -4,6 +4,7 @@ asserted anywhere."""
 
 from __future__ import annotations
 
+import functools
 import resource
 import time
 from collections.abc import Callable, Sequence
@@ -43,15 +44,25 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def naive_loop(gen: GenieGenerator, sources: Sequence[Image.Image], targets: Sequence[int], r: float,
-               prompts: PromptMap, seed: int = 0) -> list:  # fmt: skip
+def naive_loop(
+    gen: GenieGenerator,
+    sources: Sequence[Image.Image],
+    targets: Sequence[int],
+    r: float,
+    prompts: PromptMap,
+    seed: int = 0,
+) -> list:
     """The reference code's way: the diffusers img2img pipeline called once per image, with its own preprocessing."""
     out = []
     for i, (image, t) in enumerate(zip(sources, targets)):
         result = gen.pipe(
-            prompt=prompts.prompt(t), image=image, strength=r, num_inference_steps=gen.num_inference_steps,
-            guidance_scale=gen.guidance_scale, generator=torch_generator(derive_seed(seed, str(i), t)),
-        )  # fmt: skip
+            prompt=prompts.prompt(t),
+            image=image,
+            strength=r,
+            num_inference_steps=gen.num_inference_steps,
+            guidance_scale=gen.guidance_scale,
+            generator=torch_generator(derive_seed(seed, str(i), t)),
+        )
         out.append(result.images[0])
     return out
 
@@ -76,17 +87,29 @@ def unet_floor(gen: GenieGenerator, batch: int, r: float) -> Callable[[], None]:
     return run
 
 
-def bench_throughput(gen: GenieGenerator, sources: list, targets: list[int], prompts: PromptMap, r: float = 0.8,
-                     batch_sizes: Sequence[int] = (1, 4, 16), repeats: int = 1) -> dict[str, Any]:  # fmt: skip
+def bench_throughput(
+    gen: GenieGenerator,
+    sources: list,
+    targets: list[int],
+    prompts: PromptMap,
+    r: float = 0.8,
+    batch_sizes: Sequence[int] = (1, 4, 16),
+    repeats: int = 1,
+) -> dict[str, Any]:
     """Images per second of the engine at each batch size and of the naive loop, with the UNet-only floor."""
     device = gen.pipe.device
     n = len(sources)
     naive = timed(lambda: naive_loop(gen, sources, targets, r, prompts), device, repeats)
-    engine = {}
+    engine: dict[int, Any] = {}
     for bs in batch_sizes:
         gen.clear_cache()
-        engine[bs] = timed(lambda bs=bs: gen.generate(sources, targets, r, seed=0, prompts=prompts, batch_size=bs,
-                                                      progress=False), device, repeats)  # fmt: skip
+        engine[bs] = timed(
+            functools.partial(
+                gen.generate, sources, targets, r, seed=0, prompts=prompts, batch_size=bs, progress=False
+            ),
+            device,
+            repeats,
+        )
     best = max(batch_sizes)
     floor = sum(timed(unet_floor(gen, min(best, n - s), r), device, repeats) for s in range(0, n, best))
     return {
@@ -103,16 +126,29 @@ def bench_throughput(gen: GenieGenerator, sources: list, targets: list[int], pro
     }
 
 
-def oracle_consistency(gen: GenieGenerator, sources: list, targets: list[int], prompts: PromptMap,
-                       oracle: Callable[[list], np.ndarray], r: float = 0.8) -> float:  # fmt: skip
+def oracle_consistency(
+    gen: GenieGenerator,
+    sources: list,
+    targets: list[int],
+    prompts: PromptMap,
+    oracle: Callable[[list], np.ndarray],
+    r: float = 0.8,
+) -> float:
     """Fraction of hard negatives at `r` that an oracle classifier reads as their target."""
     out = gen.generate(sources, targets, r, seed=0, prompts=prompts, progress=False)
     return float((np.asarray(oracle(list(out.images))) == np.asarray(targets)).mean())
 
 
-def bench_ada(gen: GenieGenerator, embedder: Any, sources: list, targets: list[int], prototypes: dict,
-              prompts: PromptMap, oracle: Callable[[list], np.ndarray] | None = None, seed: int = 0,
-              ) -> dict[str, Any]:  # fmt: skip
+def bench_ada(
+    gen: GenieGenerator,
+    embedder: Any,
+    sources: list,
+    targets: list[int],
+    prototypes: dict,
+    prompts: PromptMap,
+    oracle: Callable[[list], np.ndarray] | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Exact against cheap GeNIe-Ada on the same pairs: agreement on r*, and seconds and denoising steps per kept
     image of each (and of plain GeNIe at r = 0.8), with the oracle's label consistency when one is given."""
     from .ada import GenieAda
@@ -120,7 +156,8 @@ def bench_ada(gen: GenieGenerator, embedder: Any, sources: list, targets: list[i
     device = gen.pipe.device
     n = len(sources)
     ids = [f"bench-{i}" for i in range(n)]
-    outputs, seconds = {}, {}
+    outputs: dict[str, Any] = {}
+    seconds: dict[str, float] = {}
     cheap_steps = GenieAda(gen, embedder, mode="cheap").cheap_steps
     for mode in ("exact", "cheap"):
         ada = GenieAda(gen, embedder, mode=mode)
@@ -131,8 +168,9 @@ def bench_ada(gen: GenieGenerator, embedder: Any, sources: list, targets: list[i
         seconds[mode] = (time.perf_counter() - start) / n
     _sync(device)
     start = time.perf_counter()
-    outputs["genie_0.8"] = gen.generate(sources, targets, 0.8, seed=seed, prompts=prompts, source_ids=ids,
-                                        progress=False)  # fmt: skip
+    outputs["genie_0.8"] = gen.generate(
+        sources, targets, 0.8, seed=seed, prompts=prompts, source_ids=ids, progress=False
+    )
     _sync(device)
     seconds["genie_0.8"] = (time.perf_counter() - start) / n
     grid = GenieAda(gen, embedder).grid
@@ -155,6 +193,7 @@ def bench_ada(gen: GenieGenerator, embedder: Any, sources: list, targets: list[i
         "cost_vs_genie_0.8": {k: seconds[k] / seconds["genie_0.8"] for k in ("exact", "cheap")},
     }
     if oracle is not None:
-        figures["oracle_reads_target"] = {k: float((np.asarray(oracle(list(o.images))) == np.asarray(targets)).mean())
-                                          for k, o in outputs.items()}  # fmt: skip
+        figures["oracle_reads_target"] = {
+            k: float((np.asarray(oracle(list(o.images))) == np.asarray(targets)).mean()) for k, o in outputs.items()
+        }
     return figures

@@ -17,7 +17,7 @@ from collections.abc import Sequence as SequenceABC
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -38,14 +38,27 @@ from .targets import TargetStrategy, get_strategy
 logger = logging.getLogger(__name__)
 
 ADA_COLUMNS = ("r_star", "grid", "projections", "jumps", "mode", "embedder")
-PROVENANCE_COLUMNS = ("source_label", "source_index", "noise_ratio", "prompt", "prompt_template", "seed", "noise_seed",
-                      "noise_scheme", "model_id", "model_revision", "model_variant", "adapters")  # fmt: skip
+PROVENANCE_COLUMNS = (
+    "source_label",
+    "source_index",
+    "noise_ratio",
+    "prompt",
+    "prompt_template",
+    "seed",
+    "noise_seed",
+    "noise_scheme",
+    "model_id",
+    "model_revision",
+    "model_variant",
+    "adapters",
+)
 FILTER_COLUMNS = ("filter_kept", "filter_score")
 """Added to every row when a `HardNegativeFilter` runs: its decision and score (see `genie_transforms.filtering`)."""
 
 
-def output_features(label_feature: ClassLabel, keep_original: bool = False, ada: bool = False,
-                    filtered: bool = False) -> Features:  # fmt: skip
+def output_features(
+    label_feature: ClassLabel, keep_original: bool = False, ada: bool = False, filtered: bool = False
+) -> Features:
     """The schema of the hard-negative rows; `label` is the **target** class, with the source's `ClassLabel`.
     Noise ratios are float64, so that a ratio read back from parquet is exactly the one generated with. With `ada`,
     the rows also carry their noise-table columns; with `filtered`, the filter's decision and score."""
@@ -94,8 +107,9 @@ def noise_table(ds: Dataset) -> Dataset:
     return table.rename_column("label", "target")
 
 
-def prompt_map_for(features: Features, label_column: str, prompts: Any = None,
-                   generator: GenieGenerator | None = None) -> PromptMap:  # fmt: skip
+def prompt_map_for(
+    features: Features, label_column: str, prompts: Any = None, generator: GenieGenerator | None = None
+) -> PromptMap:
     """The prompt map of a dataset: `prompts` if given, else built from the label column's `ClassLabel` names, with
     the template the generator's model declares (see [`GenieGenerator.prompt_map`])."""
     if label_column not in features:
@@ -117,8 +131,9 @@ def check_dataset(ds: Dataset | IterableDataset, image_column: str, label_column
     if isinstance(ds, (DatasetDict, IterableDatasetDict)):
         raise TypeError(f"Expected one split, got a {type(ds).__name__} with {list(ds)}; pick a split: ds['train'].")
     if not isinstance(ds, (Dataset, IterableDataset)):
-        raise TypeError(f"Expected a datasets.Dataset or IterableDataset, got {type(ds).__name__} (pick a split: "
-                        "ds['train']).")  # fmt: skip
+        raise TypeError(
+            f"Expected a datasets.Dataset or IterableDataset, got {type(ds).__name__} (pick a split: ds['train'])."
+        )
     features = ds.features
     if features is None:
         raise ValueError("The streamed dataset does not say its features; cast them: ds.cast(Features({...})).")
@@ -172,6 +187,15 @@ class Pair:
     noise_ratio: float | None
 
 
+class MapFunction(Protocol):
+    """The batch function of [`genie_map`] / [`genie_ada_map`] for ``ds.map(fn, batched=True, with_indices=True)``;
+    `config` holds every setting that changes its rows (for fingerprints and `job.json`)."""
+
+    config: dict[str, Any]
+
+    def __call__(self, batch: dict[str, list], indices: list[int], rank: int | None = None) -> dict[str, list]: ...
+
+
 Produce = Callable[[list, list[Pair]], tuple[list, list[GenieRecord], dict[str, list]]]
 """Makes the images of a batch's pairs: returns the images, their engine records and extra columns."""
 
@@ -189,7 +213,7 @@ def genie_map(
     index_offset: int = 0,
     errors: str = "raise",
     hard_negative_filter: HardNegativeFilter | None = None,
-) -> Callable[..., dict[str, list]]:
+) -> MapFunction:
     """A function for ``ds.map(fn, batched=True, with_indices=True, remove_columns=ds.column_names)`` (add
     ``with_rank=True`` for one GPU per worker) that emits the hard-negative rows of each batch.
 
@@ -218,17 +242,33 @@ def genie_map(
 
     def produce(sources: list, pairs: list[Pair]) -> tuple[list, list[GenieRecord], dict[str, list]]:
         out = generator.generate(
-            [sources[p.position] for p in pairs], targets=[p.target for p in pairs],
-            noise_ratio=[p.noise_ratio for p in pairs], seed=seed, prompts=prompt_map,
-            source_ids=[str(p.source_index) for p in pairs], progress=False, hard_negative_filter=hard_negative_filter,
+            [sources[p.position] for p in pairs],
+            targets=[p.target for p in pairs],
+            noise_ratio=[float(p.noise_ratio) for p in pairs],  # type: ignore[arg-type]  # set for every GeNIe pair
+            seed=seed,
+            prompts=prompt_map,
+            source_ids=[str(p.source_index) for p in pairs],
+            progress=False,
+            hard_negative_filter=hard_negative_filter,
             source_labels=None if hard_negative_filter is None else [p.source_label for p in pairs],
-        )  # fmt: skip
+        )
         return out.images, out.records, {}
 
     return _map_function(
-        generator, produce, prompt_map, ratios, targets, seed, image_column, label_column, keep_original,
-        index_offset, errors, {"noise_ratio": ratios}, hard_negative_filter,
-    )  # fmt: skip
+        generator,
+        produce,
+        prompt_map,
+        ratios,
+        targets,
+        seed,
+        image_column,
+        label_column,
+        keep_original,
+        index_offset,
+        errors,
+        {"noise_ratio": ratios},
+        hard_negative_filter,
+    )
 
 
 def check_noise_ratios(noise_ratio: Any, num_inference_steps: int) -> list[float]:
@@ -255,7 +295,7 @@ def genie_ada_map(
     index_offset: int = 0,
     errors: str = "raise",
     hard_negative_filter: HardNegativeFilter | None = None,
-) -> Callable[..., dict[str, list]]:
+) -> MapFunction:
     """Like [`genie_map`], with GeNIe-Ada choosing r per (source, target) pair: each row is the image at `r_star`
     and carries its noise-table columns (`r_star`, `grid`, `projections`, `jumps`, `mode`, `embedder`), and the
     filter's decision on it with a `hard_negative_filter`."""
@@ -263,17 +303,39 @@ def genie_ada_map(
 
     def produce(sources: list, pairs: list[Pair]) -> tuple[list, list[GenieRecord], dict[str, list]]:
         out = ada.run(
-            [sources[p.position] for p in pairs], [p.target for p in pairs], prototypes=prototypes, seed=seed,
-            prompts=prompt_map, source_ids=[str(p.source_index) for p in pairs],
-            source_labels=[p.source_label for p in pairs], hard_negative_filter=hard_negative_filter,
-        )  # fmt: skip
+            [sources[p.position] for p in pairs],
+            [p.target for p in pairs],
+            prototypes=prototypes,
+            seed=seed,
+            prompts=prompt_map,
+            source_ids=[str(p.source_index) for p in pairs],
+            source_labels=[p.source_label for p in pairs],
+            hard_negative_filter=hard_negative_filter,
+        )
         return out.images, out.records, {name: [row[name] for row in out.table] for name in ADA_COLUMNS}
 
     return _map_function(
-        ada.generator, produce, prompt_map, [None], targets, seed, image_column, label_column, False, index_offset,
-        errors, {"ada": {"grid": list(ada.grid), "mode": ada.mode, "cheap_steps": ada.cheap_steps,
-                         "embedder": ada.embedder.name}}, hard_negative_filter,
-    )  # fmt: skip
+        ada.generator,
+        produce,
+        prompt_map,
+        [None],
+        targets,
+        seed,
+        image_column,
+        label_column,
+        False,
+        index_offset,
+        errors,
+        {
+            "ada": {
+                "grid": list(ada.grid),
+                "mode": ada.mode,
+                "cheap_steps": ada.cheap_steps,
+                "embedder": ada.embedder.name,
+            }
+        },
+        hard_negative_filter,
+    )
 
 
 def provenance(record: GenieRecord) -> dict[str, Any]:
@@ -295,18 +357,34 @@ def provenance(record: GenieRecord) -> dict[str, Any]:
     }
 
 
-def _map_function(generator: GenieGenerator, produce: Produce, prompt_map: PromptMap, ratios: list, targets: Any,
-                  seed: int, image_column: str, label_column: str, keep_original: bool, index_offset: int, errors: str,
-                  extra_config: dict[str, Any], hard_negative_filter: HardNegativeFilter | None = None,
-                  ) -> Callable[..., dict[str, list]]:  # fmt: skip
+def _map_function(
+    generator: GenieGenerator,
+    produce: Produce,
+    prompt_map: PromptMap,
+    ratios: list,
+    targets: Any,
+    seed: int,
+    image_column: str,
+    label_column: str,
+    keep_original: bool,
+    index_offset: int,
+    errors: str,
+    extra_config: dict[str, Any],
+    hard_negative_filter: HardNegativeFilter | None = None,
+) -> MapFunction:
     """The batch function shared by [`genie_map`] and [`genie_ada_map`]: decode sources, pair them with targets,
     call `produce(sources, pairs)` once per batch, and lay out the rows."""
     strategy = get_strategy(targets)
     if errors not in ("raise", "skip"):
         raise ValueError(f"`errors` must be 'raise' or 'skip', got {errors!r}.")
     classes = prompt_map.labels
-    columns = ("image", "label", *PROVENANCE_COLUMNS, *(("is_generated",) if keep_original else ()),
-               *(FILTER_COLUMNS if hard_negative_filter is not None else ()))  # fmt: skip
+    columns = (
+        "image",
+        "label",
+        *PROVENANCE_COLUMNS,
+        *(("is_generated",) if keep_original else ()),
+        *(FILTER_COLUMNS if hard_negative_filter is not None else ()),
+    )
 
     def fn(batch: dict[str, list], indices: list[int], rank: int | None = None) -> dict[str, list]:
         if rank is not None:
@@ -316,20 +394,29 @@ def _map_function(generator: GenieGenerator, produce: Produce, prompt_map: Promp
         rows: dict[str, list] = {name: [] for name in columns}
 
         def add(image: Any, label: int, source_label: int, index: int, generated: bool, values: Mapping[str, Any]):
-            row = {"image": image, "label": label, "source_label": source_label, "source_index": index,
-                   "is_generated": generated, **values}  # fmt: skip
+            row = {
+                "image": image,
+                "label": label,
+                "source_label": source_label,
+                "source_index": index,
+                "is_generated": generated,
+                **values,
+            }
             for name in columns:
                 rows[name].append(row.get(name))
 
-        sources, pairs = [], []
+        sources: list[Any] = []
+        pairs: list[Pair] = []
         for value, label, index in zip(batch[image_column], batch[label_column], indices):
             index = int(index) + index_offset
             image = _decode(value, index, errors)
             if image is None:
                 continue
             if int(label) < 0:
-                raise ValueError(f"Source row {index} is labelled {label} (no label); drop such rows first: "
-                                 f"ds.filter(lambda r: r[{label_column!r}] >= 0).")  # fmt: skip
+                raise ValueError(
+                    f"Source row {index} is labelled {label} (no label); drop such rows first: "
+                    f"ds.filter(lambda r: r[{label_column!r}] >= 0)."
+                )
             label = prompt_map.index(int(label))
             if keep_original:
                 add(image, label, label, index, False, {})
@@ -358,7 +445,7 @@ def _map_function(generator: GenieGenerator, produce: Produce, prompt_map: Promp
         "library_version": __version__,
         **({"filter": hard_negative_filter.config} if hard_negative_filter is not None else {}),
     }
-    return fn
+    return cast(MapFunction, fn)
 
 
 def job_fingerprint(parent: str, config: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> str:
@@ -412,13 +499,27 @@ def generate_hard_negatives(
     if ds.features[image_column].decode:  # decode in the map function, so a corrupt image is named (or skipped)
         ds = ds.cast_column(image_column, ImageFeature(decode=False))
     fn = genie_map(
-        generator, prompt_map, noise_ratio=noise_ratio, targets=targets, seed=seed, image_column=image_column,
-        label_column=label_column, keep_original=keep_original, errors=errors, hard_negative_filter=hard_negative_filter,
-    )  # fmt: skip
+        generator,
+        prompt_map,
+        noise_ratio=noise_ratio,
+        targets=targets,
+        seed=seed,
+        image_column=image_column,
+        label_column=label_column,
+        keep_original=keep_original,
+        errors=errors,
+        hard_negative_filter=hard_negative_filter,
+    )
     features = output_features(label_feature, keep_original, filtered=hard_negative_filter is not None)
     if isinstance(ds, IterableDataset):
-        return ds.map(fn, batched=True, batch_size=batch_size, with_indices=True, remove_columns=list(ds.features),
-                      features=features)  # fmt: skip
+        return ds.map(
+            fn,
+            batched=True,
+            batch_size=batch_size,
+            with_indices=True,
+            remove_columns=list(ds.features),
+            features=features,
+        )
     fingerprint = job_fingerprint(ds._fingerprint, fn.config, {"image_column": image_column, "label": label_column})
     multi = num_proc is not None and num_proc > 1
     cache_file_name = None
@@ -475,8 +576,8 @@ __all__ = [
     "generate_hard_negatives",
     "genie_ada_map",
     "genie_map",
-    "noise_table",
     "job_fingerprint",
+    "noise_table",
     "output_features",
     "prompt_map_for",
     "provenance",

@@ -3,7 +3,7 @@ that the bundled model was trained with."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 from PIL import Image
@@ -40,7 +40,7 @@ def downsample(images: np.ndarray) -> np.ndarray:
     return out.reshape(len(out), 64).astype(np.float32) * (16 / 255)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _split_indices() -> dict[str, np.ndarray]:
     from sklearn.datasets import load_digits
 
@@ -49,7 +49,7 @@ def _split_indices() -> dict[str, np.ndarray]:
     train = []
     for c in range(10):
         idx = rng.permutation(np.flatnonzero(labels == c))
-        train.extend(idx[: int(round(TRAIN_FRACTION * len(idx)))].tolist())
+        train.extend(idx[: round(TRAIN_FRACTION * len(idx))].tolist())
     train_idx = np.array(sorted(train))
     heldout_idx = np.setdiff1d(np.arange(len(labels)), train_idx)
     return {"train": train_idx, "heldout": heldout_idx, "all": np.arange(len(labels))}
@@ -79,7 +79,9 @@ def load_digits_dataset(split: str = "train"):
     from datasets import Image as ImageFeature
 
     images, labels, idx = digits_arrays(split)
-    features = Features({"image": ImageFeature(), "label": ClassLabel(names=list(DIGIT_NAMES)), "digit_index": Value("int64")})
+    features = Features(
+        {"image": ImageFeature(), "label": ClassLabel(names=list(DIGIT_NAMES)), "digit_index": Value("int64")}
+    )
     return Dataset.from_dict(
         {"image": [Image.fromarray(im) for im in images], "label": labels.tolist(), "digit_index": idx.tolist()},
         features=features,

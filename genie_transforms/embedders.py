@@ -112,14 +112,17 @@ class _PooledFeatures:
     that call (its previous mode is restored)."""
 
     def __init__(self, model: torch.nn.Module) -> None:
-        self.head = next((getattr(model, name) for name in HEADS if isinstance(getattr(model, name, None), torch.nn.Module)), None)
+        self.head = next(
+            (getattr(model, name) for name in HEADS if isinstance(getattr(model, name, None), torch.nn.Module)), None
+        )
         if self.head is None:
             raise ValueError(f"{type(model).__name__} has no fc/classifier/heads/head module; wrap it yourself.")
         self.model = model
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         captured: list[torch.Tensor] = []
-        hook = self.head.register_forward_hook(lambda module, args, out: captured.append(args[0]))
+        head: Any = self.head
+        hook = head.register_forward_hook(lambda module, args, out: captured.append(args[0]))
         was_training = self.model.training
         self.model.eval()
         try:
@@ -130,8 +133,9 @@ class _PooledFeatures:
         return captured[0].flatten(1)
 
 
-def torchvision_embedder(model: torch.nn.Module, transforms: Callable | None = None, name: str | None = None,
-                         device: str | None = None) -> Embedder:  # fmt: skip
+def torchvision_embedder(
+    model: torch.nn.Module, transforms: Callable | None = None, name: str | None = None, device: str | None = None
+) -> Embedder:
     """A torchvision classifier (your weights; nothing is downloaded) as an embedder: the pooled penultimate
     features, i.e. the input of its head (`fc`, `classifier`, `heads` or `head`). Your model is not modified (no
     head is replaced, its train/eval mode is kept); pass `device` only if it should be moved there. `transforms` is
@@ -142,11 +146,17 @@ def torchvision_embedder(model: torch.nn.Module, transforms: Callable | None = N
     to_tensor = default_preprocess()
 
     def preprocess(images: list) -> torch.Tensor:
-        return to_tensor(images) if transforms is None else torch.stack([transforms(to_tensor([im])[0]) for im in images])
+        return (
+            to_tensor(images) if transforms is None else torch.stack([transforms(to_tensor([im])[0]) for im in images])
+        )
 
     param = next(model.parameters(), None)
-    return Embedder(features, preprocess, name=name or type(model).__name__.lower(),
-                    device=param.device if param is not None else "cpu")  # fmt: skip
+    return Embedder(
+        features,
+        preprocess,
+        name=name or type(model).__name__.lower(),
+        device=param.device if param is not None else "cpu",
+    )
 
 
 def load_classifier_weights(arch: str, weights: str | Path) -> torch.nn.Module:
@@ -179,7 +189,7 @@ def load_classifier_weights(arch: str, weights: str | Path) -> torch.nn.Module:
 
 def _head_classes(state: dict[str, torch.Tensor], head: str) -> int | None:
     """The number of classes of the last linear layer of `head` in a state dict (None when it has no head)."""
-    biases = [k for k in state if k.startswith(f"{head}.") and k.endswith(".bias") or k == f"{head}.bias"]
+    biases = [k for k in state if (k.startswith(f"{head}.") and k.endswith(".bias")) or k == f"{head}.bias"]
     return int(state[sorted(biases)[-1]].shape[0]) if biases else None
 
 
@@ -190,7 +200,9 @@ def embedder_from_spec(spec: str, weights: str | Path | None = None, device: str
         return digits_embedder(device)
     kind, _, arch = spec.partition(":")
     if kind != "torchvision" or not arch:
-        raise ValueError(f"Unknown embedder {spec!r}; use genie-tiny-digits or torchvision:ARCH (e.g. torchvision:resnet50).")
+        raise ValueError(
+            f"Unknown embedder {spec!r}; use genie-tiny-digits or torchvision:ARCH (e.g. torchvision:resnet50)."
+        )
     if weights is None:
         raise ValueError(f"--embedder {spec} needs --embedder-weights FILE.safetensors (nothing is downloaded).")
     import torchvision

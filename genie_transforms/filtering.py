@@ -72,11 +72,20 @@ class HardNegativeFilter:
     def config(self) -> dict[str, Any]:
         """What determines the decisions (for fingerprints and records): rule, margin, embedder, prototypes' hash."""
         digest = hashlib.sha256(np.ascontiguousarray(self.matrix).tobytes()).hexdigest()[:16]
-        return {"rule": RULE, "margin": self.margin, "embedder": self.embedder.name, "classes": self.classes,
-                "prototypes_sha256": digest}  # fmt: skip
+        return {
+            "rule": RULE,
+            "margin": self.margin,
+            "embedder": self.embedder.name,
+            "classes": self.classes,
+            "prototypes_sha256": digest,
+        }
 
-    def scores(self, images: Sequence[Any], targets: Sequence[int], source_labels: Sequence[int] | None = None,
-               ) -> np.ndarray:  # fmt: skip
+    def scores(
+        self,
+        images: Sequence[Any],
+        targets: Sequence[int],
+        source_labels: Sequence[int] | None = None,
+    ) -> np.ndarray:
         """The score of each image (see the module's docstring); `inf` where there is no third class."""
         images, targets = list(images), [int(t) for t in targets]
         if len(images) != len(targets):
@@ -91,8 +100,9 @@ class HardNegativeFilter:
             return np.zeros(0)
         return self.scores_of_embeddings(self.embedder(images), targets, sources)
 
-    def scores_of_embeddings(self, embeddings: np.ndarray, targets: Sequence[int],
-                             source_labels: Sequence[int | None] | None = None) -> np.ndarray:  # fmt: skip
+    def scores_of_embeddings(
+        self, embeddings: np.ndarray, targets: Sequence[int], source_labels: Sequence[int | None] | None = None
+    ) -> np.ndarray:
         """[`scores`] on embeddings already computed with this filter's embedder, shape (N, dim)."""
         embeddings = np.asarray(embeddings, dtype=np.float64)
         sources = [None] * len(targets) if source_labels is None else list(source_labels)
@@ -104,8 +114,12 @@ class HardNegativeFilter:
             out[i] = dist[i, third].min() - dist[i, index[int(target)]] if third else math.inf
         return out
 
-    def __call__(self, images: Sequence[Any], targets: Sequence[int], source_labels: Sequence[int] | None = None,
-                 ) -> list[FilterDecision]:  # fmt: skip
+    def __call__(
+        self,
+        images: Sequence[Any],
+        targets: Sequence[int],
+        source_labels: Sequence[int] | None = None,
+    ) -> list[FilterDecision]:
         """The decision on each image."""
         return [FilterDecision(bool(s > self.margin), float(s)) for s in self.scores(images, targets, source_labels)]
 

@@ -22,12 +22,21 @@ import torch
 from tqdm.auto import tqdm
 
 from . import __version__
-from .images import ImageSpec, content_hash, fit_square, join_batch, pil_to_tensor, restore, split_batch, tensor_to_pil
-from .images import to_rgb
-from .loading import LoraWeights, ModelSpec, ResolvedModel, TextualInversion, adapter_records, make_spec
-from .prompts import DEFAULT_TEMPLATE, PromptMap
 from .errors import GenieWarning
 from .filtering import HardNegativeFilter
+from .images import (
+    ImageSpec,
+    content_hash,
+    fit_square,
+    join_batch,
+    pil_to_tensor,
+    restore,
+    split_batch,
+    tensor_to_pil,
+    to_rgb,
+)
+from .loading import LoraWeights, ModelSpec, ResolvedModel, TextualInversion, adapter_records, make_spec
+from .prompts import DEFAULT_TEMPLATE, PromptMap
 from .seeding import NOISE_SCHEME, SEED_SCHEME, check_seed, derive_seed, row_noise, torch_generator
 
 logger = logging.getLogger(__name__)
@@ -49,8 +58,18 @@ PRESETS: dict[str, dict[str, Any]] = {
     # LCM / LCM-LoRA (consistency distilled): the LCM scheduler, light guidance
     "lcm": {"num_inference_steps": 8, "guidance_scale": 1.5, "scheduler": "lcm"},
 }
-SETTINGS = ("num_inference_steps", "guidance_scale", "scheduler", "timestep_spacing", "resolution", "batch_size",
-            "min_image_size", "progress", "channels_last", "compile_unet")  # fmt: skip
+SETTINGS = (
+    "num_inference_steps",
+    "guidance_scale",
+    "scheduler",
+    "timestep_spacing",
+    "resolution",
+    "batch_size",
+    "min_image_size",
+    "progress",
+    "channels_last",
+    "compile_unet",
+)
 """What [`GenieGenerator.with_settings`] may change (the weights stay shared)."""
 
 
@@ -142,13 +161,18 @@ class GenieOutput:
         return GenieOutput(images=[self.images[i] for i in keep], records=[self.records[i] for i in keep])
 
 
-def apply_filter(out: GenieOutput, hard_negative_filter: HardNegativeFilter, source_labels: Sequence[int] | None,
-                 ) -> GenieOutput:  # fmt: skip
+def apply_filter(
+    out: GenieOutput,
+    hard_negative_filter: HardNegativeFilter,
+    source_labels: Sequence[int] | None,
+) -> GenieOutput:
     """`out` with each record carrying the filter's decision and score (the images are unchanged)."""
     decisions = hard_negative_filter(list(out.images), out.labels, source_labels)
     rule = json.dumps(hard_negative_filter.config, sort_keys=True)
-    records = [dataclasses.replace(r, filter_rule=rule, filter_kept=d.kept, filter_score=d.score)
-               for r, d in zip(out.records, decisions)]  # fmt: skip
+    records = [
+        dataclasses.replace(r, filter_rule=rule, filter_kept=d.kept, filter_score=d.score)
+        for r, d in zip(out.records, decisions)
+    ]
     return GenieOutput(images=out.images, records=records)
 
 
@@ -262,7 +286,7 @@ class _PipelineSlot:
 
     def adapter_records(self) -> tuple[dict[str, Any], ...]:
         if self.adapters is None:
-            self.adapters = adapter_records(self.spec)
+            self.adapters = () if self.spec is None else adapter_records(self.spec)
         return self.adapters
 
     def get(self) -> Any:
@@ -270,6 +294,7 @@ class _PipelineSlot:
             if self.pipe is None:
                 from .loading import load_img2img_pipeline
 
+                assert self.spec is not None  # a slot without a spec holds the caller's pipeline
                 self.pipe, self.resolved = load_img2img_pipeline(self.spec)
             return self.pipe
 
@@ -278,19 +303,29 @@ class _PipelineSlot:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["spec"], state["source"])
+        _PipelineSlot.__init__(self, state["spec"], state["source"])
         self.resolved, self.adapters = state["resolved"], state["adapters"]
 
 
-def _prepare_latents(self: Any, image: torch.Tensor, timestep: torch.Tensor, batch_size: int, num_images_per_prompt: int,
-                     dtype: torch.dtype, device: torch.device, generator: Any = None, *args: Any, **kwargs: Any,
-                     ) -> torch.Tensor:  # fmt: skip
+def _prepare_latents(
+    self: Any,
+    image: torch.Tensor,
+    timestep: torch.Tensor,
+    batch_size: int,
+    num_images_per_prompt: int,
+    dtype: torch.dtype,
+    device: torch.device,
+    generator: Any = None,
+    *args: Any,
+    **kwargs: Any,
+) -> torch.Tensor:
     """The engine's `prepare_latents` for its own copy of the pipeline: the source latents (already encoded) noised
     to `timestep` with the rows' own noise (drawn from their 63-bit seeds); at r = 1, pure noise (text-to-image,
     nothing of the source is left). Called without the engine's noise, it is the pipeline's own."""
     if self._genie_noise is None:
-        return type(self).prepare_latents(self, image, timestep, batch_size, num_images_per_prompt, dtype, device,
-                                          generator, *args, **kwargs)  # fmt: skip
+        return type(self).prepare_latents(
+            self, image, timestep, batch_size, num_images_per_prompt, dtype, device, generator, *args, **kwargs
+        )
     noise, pure = self._genie_noise
     noise = noise.to(device=device, dtype=dtype)
     if pure:
@@ -366,7 +401,9 @@ class GenieGenerator:
         _slot: _PipelineSlot | None = None,
     ) -> None:
         if pipe is None and _slot is None:
-            raise TypeError("GenieGenerator needs a diffusers pipeline; or use GenieGenerator.from_pretrained(model_id).")
+            raise TypeError(
+                "GenieGenerator needs a diffusers pipeline; or use GenieGenerator.from_pretrained(model_id)."
+            )
         if prompt_template is not None:
             PromptMap(["x"], template=prompt_template)  # validates the template
         self.num_inference_steps = num_inference_steps
@@ -453,9 +490,17 @@ class GenieGenerator:
             settings:
                 Generation settings of [`GenieGenerator`] (`num_inference_steps`, `guidance_scale`, ...).
         """
-        spec = make_spec(model_id_or_path, revision=revision, device=device, dtype=dtype, variant=variant,
-                         offload=offload, allow_pickle_weights=allow_pickle_weights, lora=lora,
-                         textual_inversion=textual_inversion)  # fmt: skip
+        spec = make_spec(
+            model_id_or_path,
+            revision=revision,
+            device=device,
+            dtype=dtype,
+            variant=variant,
+            offload=offload,
+            allow_pickle_weights=allow_pickle_weights,
+            lora=lora,
+            textual_inversion=textual_inversion,
+        )
         if preset is not None:
             if preset not in PRESETS:
                 raise ValueError(f"Unknown preset {preset!r}; choose one of {sorted(PRESETS)}.")
@@ -472,7 +517,7 @@ class GenieGenerator:
         if not isinstance(config, Mapping) or "model" not in config:
             raise ValueError(f"A generator config needs a `model` entry (see GenieGenerator.config), got {config!r}.")
         model = config["model"]
-        spec = ModelSpec.from_dict(model) if isinstance(model, Mapping) else make_spec(model)
+        spec = ModelSpec.from_dict(dict(model)) if isinstance(model, Mapping) else make_spec(model)
         settings = {k: v for k, v in config.get("settings", {}).items() if k in SETTINGS}
         return cls(_slot=_PipelineSlot(spec=spec), model_id=spec.model, **settings)
 
@@ -481,7 +526,9 @@ class GenieGenerator:
         """JSON-friendly configuration: the model reference (id or path, revision, dtype, variant, adapters ...)
         and the settings; never the weights. [`from_config`] restores it."""
         if self._slot.spec is None:
-            raise ValueError("This GenieGenerator wraps an in-memory pipeline; build it with from_pretrained to serialise.")
+            raise ValueError(
+                "This GenieGenerator wraps an in-memory pipeline; build it with from_pretrained to serialise."
+            )
         settings = {k: getattr(self, k if k != "resolution" else "resolution_setting") for k in SETTINGS}
         settings.pop("progress")
         return {"model": self._slot.spec.to_dict(), "settings": settings}
@@ -527,8 +574,9 @@ class GenieGenerator:
     def resolve_revision(self) -> str | None:
         """The model revision to record, resolved without loading the weights (the Hub commit of a cached model,
         or the content hash of a local folder), so that fingerprints and job settings name it before any work."""
-        if self._model_revision is None and self._slot.spec is not None:
-            self._model_revision = self._slot.resolve().revision
+        resolved = self._slot.resolve() if self._model_revision is None else None
+        if resolved is not None:
+            self._model_revision = resolved.revision
         return self._model_revision
 
     @property
@@ -544,9 +592,8 @@ class GenieGenerator:
     @property
     def prompt_template(self) -> str | None:
         """The prompt template the model declares (its folder's `genie.json`), or None."""
-        if self._prompt_template is None and self._slot.spec is not None:
-            return self._slot.resolve().prompt_template
-        return self._prompt_template
+        resolved = self._slot.resolve() if self._prompt_template is None else None
+        return resolved.prompt_template if resolved is not None else self._prompt_template
 
     def prompt_map(self, prompts: PromptMap | Sequence[str] | Mapping[int, str]) -> PromptMap:
         """The prompt map to generate with: a list or dict of class names gets the model's declared template (else
@@ -556,7 +603,12 @@ class GenieGenerator:
         if not isinstance(prompts, PromptMap):
             return PromptMap(prompts, template=declared or DEFAULT_TEMPLATE)
         uses_template = any(label not in prompts.overrides for label in prompts.labels)
-        if declared and uses_template and prompts.template != declared and prompts.template not in self._warned_templates:
+        if (
+            declared
+            and uses_template
+            and prompts.template != declared
+            and prompts.template not in self._warned_templates
+        ):
             self._warned_templates.add(prompts.template)
             warnings.warn(
                 f"The prompt template {prompts.template!r} differs from the one {self.model_id!r} declares "
@@ -736,13 +788,13 @@ class GenieGenerator:
         """Plain text-to-image (the Txt2Img baseline, r = 1) with no source image: one RGB PIL image per target, at
         the model's resolution. Row i's noise comes from (seed, `source_ids[i]`, target), `"txt2img-{i}"` by default,
         so it equals `generate(any_image, target, 1.0, source_ids=[that id])`."""
-        targets = [targets] if isinstance(_scalar(targets), (str, numbers.Integral)) else list(targets)
-        n = len(targets)
+        rows_targets: list[Any] = [targets] if isinstance(_scalar(targets), (str, numbers.Integral)) else list(targets)  # type: ignore[arg-type]
+        n = len(rows_targets)
         ids = [f"txt2img-{i}" for i in range(n)] if source_ids is None else source_ids
         batch_size = self.batch_size if batch_size is None else batch_size
         _single_thread_after_fork()
         with self._slot.lock:
-            rows = self._prepare(None, targets, 1.0, seed, prompts, ids, batch_size, count=n)
+            rows = self._prepare(None, rows_targets, 1.0, seed, prompts, ids, batch_size, count=n)
             return self._run(rows, batch_size, progress)
 
     def _run(self, rows: _Rows, batch_size: int, progress: bool | None) -> GenieOutput:
@@ -763,8 +815,10 @@ class GenieGenerator:
         pipe = self.pipe
         steps_run = rows.timing[r][0]
         latents = torch.cat([rows.latents[rows.keys[i]] for i in chunk])
-        pipe._genie_noise = (torch.stack([row_noise(rows.noise_seeds[i], tuple(latents.shape[1:])) for i in chunk]),
-                             r >= 1.0)  # fmt: skip
+        pipe._genie_noise = (
+            torch.stack([row_noise(rows.noise_seeds[i], tuple(latents.shape[1:])) for i in chunk]),
+            r >= 1.0,
+        )
         try:
             return list(
                 pipe(
@@ -784,8 +838,9 @@ class GenieGenerator:
                 torch.cuda.empty_cache()
             half = len(chunk) // 2
             self.batch_size = min(self.batch_size, half)
-            logger.warning("Out of memory at batch %d; retrying at %d (batch_size is now %d).", len(chunk), half,
-                           self.batch_size)  # fmt: skip
+            logger.warning(
+                "Out of memory at batch %d; retrying at %d (batch_size is now %d).", len(chunk), half, self.batch_size
+            )
             return self._denoise(rows, r, chunk[:half]) + self._denoise(rows, r, chunk[half:])
         finally:
             pipe._genie_noise = None
@@ -856,13 +911,14 @@ class GenieGenerator:
             resolution=resolution,
         )
 
-    def _output(self, rows: _Rows, outputs: list[torch.Tensor]) -> GenieOutput:
+    def _output(self, rows: _Rows, outputs: Sequence[torch.Tensor | None]) -> GenieOutput:
         """Images back in their input form and size, with one provenance record per row."""
         pipe = self.pipe
         spacing = str(pipe.scheduler.config.get("timestep_spacing", ""))
         settings = self.settings
         images, records = [], []
         for i, tensor in enumerate(outputs):
+            assert tensor is not None  # every row was denoised
             images.append(restore(tensor_to_pil(tensor), rows.specs[i]))
             steps_run, start_t = rows.timing[rows.ratios[i]]
             records.append(
@@ -902,7 +958,9 @@ class GenieGenerator:
             return [value] * n
         values = value.tolist() if isinstance(value, (np.ndarray, torch.Tensor)) else list(value)
         if len(values) != n:
-            raise ValueError(f"`{name}` has {len(values)} values for {n} images; give one per image, or a single value.")
+            raise ValueError(
+                f"`{name}` has {len(values)} values for {n} images; give one per image, or a single value."
+            )
         return values
 
     def _timesteps(self, r: float) -> tuple[int, int]:
@@ -939,7 +997,9 @@ class GenieGenerator:
                 mean, std = getattr(vae.config, "latents_mean", None), getattr(vae.config, "latents_std", None)
                 if mean is not None and std is not None:
                     shape = (1, -1, 1, 1)
-                    z = (z - torch.tensor(mean, device=z.device).view(shape)) / torch.tensor(std, device=z.device).view(shape)
+                    z = (z - torch.tensor(mean, device=z.device).view(shape)) / torch.tensor(std, device=z.device).view(
+                        shape
+                    )
                 z = z * vae.config.scaling_factor
                 for k, zi in zip(chunk, z):
                     latents[k] = zi[None].to(self._dtype)
@@ -959,11 +1019,18 @@ class GenieGenerator:
         if new:
             pipe, device = self.pipe, self.execution_device
             if hasattr(pipe, "text_encoder_2"):  # SDXL
-                out = pipe.encode_prompt(prompt=new, device=device, num_images_per_prompt=1, do_classifier_free_guidance=cfg)
-                names = ("prompt_embeds", "negative_prompt_embeds", "pooled_prompt_embeds", "negative_pooled_prompt_embeds")
+                out = pipe.encode_prompt(
+                    prompt=new, device=device, num_images_per_prompt=1, do_classifier_free_guidance=cfg
+                )
+                names = (
+                    "prompt_embeds",
+                    "negative_prompt_embeds",
+                    "pooled_prompt_embeds",
+                    "negative_pooled_prompt_embeds",
+                )
             else:
                 out = pipe.encode_prompt(new, device, 1, cfg)
-                names = ("prompt_embeds", "negative_prompt_embeds")
+                names = ("prompt_embeds", "negative_prompt_embeds", "", "")
             for j, p in enumerate(new):
                 self._prompt_cache[(p, cfg)] = {k: t[j : j + 1] for k, t in zip(names, out) if t is not None}
         return {p: self._prompt_cache[(p, cfg)] for p in set(prompts)}

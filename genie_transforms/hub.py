@@ -135,13 +135,17 @@ def build_dataset_folder(
         for split, ds in splits.items():
             check_name(split, "split")
             if not isinstance(ds, Dataset):
-                raise TypeError(f"Config {name!r}, split {split!r}: expected a datasets.Dataset, got {type(ds).__name__}.")
+                raise TypeError(
+                    f"Config {name!r}, split {split!r}: expected a datasets.Dataset, got {type(ds).__name__}."
+                )
             if len(ds) == 0:
                 raise ValueError(f"Config {name!r}, split {split!r} is empty; there is nothing to publish.")
     default_config = default_config or next(iter(configs))
     if default_config not in configs:
         raise ValueError(f"Default config {default_config!r} is not among {list(configs)}.")
-    yaml_configs, infos, counts = [], [], {}
+    yaml_configs: list[dict[str, Any]] = []
+    infos: list[Any] = []
+    counts: dict[str, Any] = {}
     for name, splits in configs.items():
         split_infos, download = [], 0
         for split, ds in splits.items():
@@ -149,20 +153,31 @@ def build_dataset_folder(
             target = folder / "data" / name
             for old in target.glob(f"{split}-*.parquet"):
                 old.unlink()
-            written = [write_parquet(ds.shard(n, i, contiguous=True), target / f"{split}-{i:05d}-of-{n:05d}.parquet")
-                       for i in range(n)]  # fmt: skip
+            written = [
+                write_parquet(ds.shard(n, i, contiguous=True), target / f"{split}-{i:05d}-of-{n:05d}.parquet")
+                for i in range(n)
+            ]
             size = sum(w.bytes for w in written)
             download += size
             split_infos.append({"name": split, "num_bytes": size, "num_examples": len(ds)})
             counts.setdefault(name, {})[split] = len(ds)
-        entry: dict[str, Any] = {"config_name": name,
-                                 "data_files": [{"split": s, "path": f"data/{name}/{s}-*.parquet"} for s in splits]}  # fmt: skip
+        entry: dict[str, Any] = {
+            "config_name": name,
+            "data_files": [{"split": s, "path": f"data/{name}/{s}-*.parquet"} for s in splits],
+        }
         if name == default_config:
             entry["default"] = True
         yaml_configs.append(entry)
         features = next(iter(splits.values())).features
-        infos.append({"config_name": name, "features": features._to_yaml_list(), "splits": split_infos,
-                      "download_size": download, "dataset_size": download})  # fmt: skip
+        infos.append(
+            {
+                "config_name": name,
+                "features": features._to_yaml_list(),
+                "splits": split_infos,
+                "download_size": download,
+                "dataset_size": download,
+            }
+        )
     data = DatasetCardData(
         license=info.license,
         pretty_name=info.pretty_name,
@@ -179,7 +194,9 @@ def build_dataset_folder(
 
 def _prose(info: CardInfo, counts: Mapping[str, Mapping[str, int]]) -> str:
     rows = "\n".join(f"| {c} | {s} | {n} |" for c, splits in counts.items() for s, n in splits.items())
-    source = _code(info.source_dataset) + (f" at revision {_code(info.source_revision)}" if info.source_revision else "")
+    source = _code(info.source_dataset) + (
+        f" at revision {_code(info.source_revision)}" if info.source_revision else ""
+    )
     lines = [
         f"# {_plain(info.pretty_name or 'GeNIe hard negatives')}",
         "",
@@ -205,21 +222,36 @@ def _prose(info: CardInfo, counts: Mapping[str, Mapping[str, int]]) -> str:
     lines += [f"- {_plain(k)}: {_plain(v)}" for k, v in info.extra.items()]
     if info.command:
         lines += ["", "Command:", "", *_fence(info.command)]
-    lines += ["", "## Rows", "", "| config | split | rows |", "| --- | --- | --- |", rows, "", "## Use", "",
-              *_fence('from datasets import load_dataset\n\nds = load_dataset("<repo id>", "<config>")', "python")]  # fmt: skip
+    lines += [
+        "",
+        "## Rows",
+        "",
+        "| config | split | rows |",
+        "| --- | --- | --- |",
+        rows,
+        "",
+        "## Use",
+        "",
+        *_fence('from datasets import load_dataset\n\nds = load_dataset("<repo id>", "<config>")', "python"),
+    ]
     if "noise_table" in counts:
         lines += [
-            "", "## Regenerate the GeNIe-Ada images from the noise table", "",
+            "",
+            "## Regenerate the GeNIe-Ada images from the noise table",
+            "",
             "The `noise_table` config holds one row per (source, target) pair: the chosen ratio `r_star`, the grid, "
             "the projection curve and jumps, the seeds and the model. With the source split and the model it "
-            "regenerates the `genie_ada` images without the sweep or the embedder:", "",
+            "regenerates the `genie_ada` images without the sweep or the embedder:",
+            "",
             *_fence(
                 "from datasets import load_dataset\nfrom genie_transforms import GenieGenerator\n"
                 "from genie_transforms.hub import load_noise_table, regenerate_ada_images\n\n"
                 f'gen = GenieGenerator.from_pretrained("{info.model_id}", revision="{info.model_revision}")\n'
                 f'source = load_dataset("{info.source_dataset}", split="train")  # the split the table was made from\n'
-                'out = regenerate_ada_images(gen, source, load_noise_table("<repo id>"))', "python"),
-        ]  # fmt: skip
+                'out = regenerate_ada_images(gen, source, load_noise_table("<repo id>"))',
+                "python",
+            ),
+        ]
     lines += ["", "## Credits", "", f"- Source images: {source}.", f"- Diffusion model: {_code(info.model_id)}."]
     if info.model_id == "genie-tiny-digits":
         lines.append(f"- {DIGITS_CREDIT}")
@@ -293,8 +325,12 @@ def push_folder(
         if large and hasattr(api, "upload_large_folder"):  # huggingface_hub 1.x; 2.x's upload_folder resumes itself
             api.upload_large_folder(repo_id=repo_id, folder_path=str(folder), repo_type="dataset", print_report=False)
         else:
-            api.upload_folder(repo_id=repo_id, folder_path=str(folder), repo_type="dataset",
-                              commit_message=commit_message or f"Upload GeNIe dataset (genie-transforms {__version__})")  # fmt: skip
+            api.upload_folder(
+                repo_id=repo_id,
+                folder_path=str(folder),
+                repo_type="dataset",
+                commit_message=commit_message or f"Upload GeNIe dataset (genie-transforms {__version__})",
+            )
     except Exception as err:  # network, auth, rate limits: one clear line, never the token
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise OSError(
@@ -304,8 +340,14 @@ def push_folder(
     return files
 
 
-def regenerate_ada_images(generator: Any, source: Dataset, table: Dataset, prompts: Any = None,
-                          image_column: str = "image", label_column: str = "label") -> Any:  # fmt: skip
+def regenerate_ada_images(
+    generator: Any,
+    source: Dataset,
+    table: Dataset,
+    prompts: Any = None,
+    image_column: str = "image",
+    label_column: str = "label",
+) -> Any:
     """Regenerate a published dataset's GeNIe-Ada images locally from its noise table and the source split: each
     row at its `r_star`, with its seed, source index and prompt (no sweep, no embedder). Returns a `GenieOutput`.
     Without `prompts`, each row's recorded prompt is used, with the source's class names."""
@@ -321,7 +363,9 @@ def regenerate_ada_images(generator: Any, source: Dataset, table: Dataset, promp
         exact = dict(zip(table["target"], table["prompt"])) if "prompt" in table.column_names else {}
         prompts = PromptMap(names, template=generator.prompt_template or DEFAULT_TEMPLATE, overrides=exact)
     if len(table) and max(table["source_index"]) >= len(source):
-        raise ValueError(f"The noise table refers to source rows up to {max(table['source_index'])}, but the source "
-                         f"split has {len(source)} rows; pass the same split (and --limit) the table was made from.")  # fmt: skip
+        raise ValueError(
+            f"The noise table refers to source rows up to {max(table['source_index'])}, but the source "
+            f"split has {len(source)} rows; pass the same split (and --limit) the table was made from."
+        )
     images = [source[int(i)][image_column] for i in table["source_index"]]
     return generate_from_table(generator, images, table, prompts)

@@ -43,8 +43,9 @@ STATUS_KEYS = ("skipped_rows",)
 """Keys of `job.json` that record what happened (written at merge), not settings: never compared on resume."""
 
 
-def load_source(dataset: str, split: str = "train", config: str | None = None, revision: str | None = None,
-                streaming: bool = False) -> Any:  # fmt: skip
+def load_source(
+    dataset: str, split: str = "train", config: str | None = None, revision: str | None = None, streaming: bool = False
+) -> Any:
     """A split of a dataset given as a Hub id, a `save_to_disk` folder, or a data folder (`imagefolder`, parquet);
     an `IterableDataset` with `streaming=True` (Hub ids and data folders)."""
     path = Path(dataset).expanduser()
@@ -85,8 +86,11 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 def differences(previous: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
     """`setting: old -> new` for every setting that differs (nested settings by their dotted path)."""
     a, b = _flatten(previous), _flatten(current)
-    return [f"{key}: {a.get(key)!r} in the job, {b.get(key)!r} now" for key in sorted(set(a) | set(b))
-            if a.get(key) != b.get(key)]  # fmt: skip
+    return [
+        f"{key}: {a.get(key)!r} in the job, {b.get(key)!r} now"
+        for key in sorted(set(a) | set(b))
+        if a.get(key) != b.get(key)
+    ]
 
 
 def check_job(out_dir: Path, config: Mapping[str, Any]) -> None:
@@ -241,16 +245,25 @@ def run_chunks(
     for k, start, stop in chunks:
         problem = chunk_problem(out_dir, k)
         if problem not in (None, "missing"):
-            logger.warning("Chunk %d (%s) is broken: %s; it is generated again.", k, chunk_path(out_dir, k).name, problem)
+            logger.warning(
+                "Chunk %d (%s) is broken: %s; it is generated again.", k, chunk_path(out_dir, k).name, problem
+            )
         if problem is not None:
             todo.append((k, start, stop))
-    stats: dict[str, Any] = {"chunks_done": 0, "chunks_skipped": len(chunks) - len(todo), "chunks_busy": [],
-                             "rows_in": 0, "rows_out": 0, "skipped_rows": []}  # fmt: skip
+    stats: dict[str, Any] = {
+        "chunks_done": 0,
+        "chunks_skipped": len(chunks) - len(todo),
+        "chunks_busy": [],
+        "rows_in": 0,
+        "rows_out": 0,
+        "skipped_rows": [],
+    }
     total = sum(stop - start for _, start, stop in chunks)
     done = total - sum(stop - start for _, start, stop in todo)
     reader = _StreamReader(ds) if not isinstance(ds, Dataset) else None
-    with tqdm(total=total, initial=done, desc=f"shard {shard_index}/{num_shards}", unit="src",
-              disable=not progress) as bar:  # fmt: skip
+    with tqdm(
+        total=total, initial=done, desc=f"shard {shard_index}/{num_shards}", unit="src", disable=not progress
+    ) as bar:
         for k, start, stop in todo:
             lock = ChunkLock(chunk_path(out_dir, k).with_suffix(".lock"))
             if not lock.acquire():

@@ -27,13 +27,17 @@ def label_index(value: Any, num_classes: int | None = None, what: str = "label")
     item = value
     if type(value).__module__.startswith("torch") and hasattr(value, "numel"):
         if value.numel() != 1 or value.is_floating_point() or value.is_complex() or str(value.dtype) == "torch.bool":
-            raise LabelError(f"The {what} must be one integer class index; got a tensor of shape "
-                             f"{tuple(value.shape)} and dtype {value.dtype}.")  # fmt: skip
+            raise LabelError(
+                f"The {what} must be one integer class index; got a tensor of shape "
+                f"{tuple(value.shape)} and dtype {value.dtype}."
+            )
         item = value.reshape(()).item()
     elif isinstance(value, np.ndarray):
         if value.size != 1 or not np.issubdtype(value.dtype, np.integer):
-            raise LabelError(f"The {what} must be one integer class index; got an array of shape {value.shape} and "
-                             f"dtype {value.dtype}.")  # fmt: skip
+            raise LabelError(
+                f"The {what} must be one integer class index; got an array of shape {value.shape} and "
+                f"dtype {value.dtype}."
+            )
         item = value.reshape(()).item()
     if isinstance(item, (bool, np.bool_)) or not isinstance(item, numbers.Integral):
         raise LabelError(
@@ -42,8 +46,10 @@ def label_index(value: Any, num_classes: int | None = None, what: str = "label")
         )
     index = int(item)
     if index < 0:
-        raise LabelError(f"The {what} is {index}: no class (datasets' 'no label' is -1). Drop unlabelled samples "
-                         "before the transform.")  # fmt: skip
+        raise LabelError(
+            f"The {what} is {index}: no class (datasets' 'no label' is -1). Drop unlabelled samples "
+            "before the transform."
+        )
     if num_classes is not None and index >= num_classes:
         raise LabelError(f"The {what} is {index}, but the task has {num_classes} classes (0 to {num_classes - 1}).")
     return index

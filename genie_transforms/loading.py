@@ -16,7 +16,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-
 logger = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).parent / "assets"
@@ -161,9 +160,13 @@ def make_spec(
     if not isinstance(model, (str, Path)) or not str(model):
         raise TypeError(f"`model_id_or_path` must be a Hub id or a folder path, got {model!r}.")
     loras = () if lora is None else (lora,) if isinstance(lora, (str, LoraWeights)) else tuple(lora)
-    tis = () if textual_inversion is None else (
-        (textual_inversion,) if isinstance(textual_inversion, (str, TextualInversion)) else tuple(textual_inversion)
-    )  # fmt: skip
+    tis = (
+        ()
+        if textual_inversion is None
+        else (
+            (textual_inversion,) if isinstance(textual_inversion, (str, TextualInversion)) else tuple(textual_inversion)
+        )
+    )
     return ModelSpec(
         model=str(model),
         revision=revision,
@@ -257,12 +260,16 @@ def resolve_model(spec: ModelSpec) -> ResolvedModel:
     if model in BUNDLED_MODELS:
         folder = BUNDLED_MODELS[model]
         if not (folder / "model_index.json").is_file():
-            raise FileNotFoundError(f"The bundled model {model!r} is missing from {folder}; reinstall genie-transforms.")
+            raise FileNotFoundError(
+                f"The bundled model {model!r} is missing from {folder}; reinstall genie-transforms."
+            )
         return ResolvedModel(folder, content_identity(folder), read_metadata(folder))
     path = Path(model).expanduser()
     if path.is_dir():
         if not (path / "model_index.json").is_file():
-            raise ValueError(f"{path} has no model_index.json; give a folder saved with a pipeline's `save_pretrained`.")
+            raise ValueError(
+                f"{path} has no model_index.json; give a folder saved with a pipeline's `save_pretrained`."
+            )
         return ResolvedModel(path, content_identity(path), read_metadata(path))
     if path.exists() or model.startswith((".", "/", "~")) or model.count("/") > 1:
         raise ValueError(f"{model!r} is not a model folder (no such directory) and not a Hub id like 'org/name'.")
@@ -271,10 +278,14 @@ def resolve_model(spec: ModelSpec) -> ResolvedModel:
     try:
         folder = Path(
             DiffusionPipeline.download(
-                model, revision=spec.revision, variant=spec.variant, use_safetensors=_use_safetensors(spec),
-                safety_checker=None, feature_extractor=None,  # not loaded: their files are not downloaded
+                model,
+                revision=spec.revision,
+                variant=spec.variant,
+                use_safetensors=_use_safetensors(spec),
+                safety_checker=None,
+                feature_extractor=None,  # not loaded: their files are not downloaded
             )
-        )  # fmt: skip
+        )
     except Exception as err:  # network, auth, offline mode, missing safetensors: say which model and what to do
         raise OSError(
             f"Could not get {model!r} (revision {spec.revision or 'main'}) from the Hugging Face Hub: {err}. Check the "
@@ -340,7 +351,9 @@ def _load_adapters(pipe: Any, spec: ModelSpec) -> None:
         for i, lora in enumerate(spec.loras):
             file, _, _ = _adapter_file(lora.source, lora.revision, "pytorch_lora_weights.safetensors")
             names.append(f"genie_lora_{i}")
-            pipe.load_lora_weights(str(file.parent), weight_name=file.name, adapter_name=names[-1], use_safetensors=True)
+            pipe.load_lora_weights(
+                str(file.parent), weight_name=file.name, adapter_name=names[-1], use_safetensors=True
+            )
         pipe.set_adapters(names, adapter_weights=[lora.scale for lora in spec.loras])
     for ti in spec.textual_inversions:
         file, _, _ = _adapter_file(ti.source, ti.revision, "learned_embeds.safetensors")
@@ -381,8 +394,10 @@ def load_img2img_pipeline(spec: ModelSpec) -> tuple[Any, ResolvedModel]:
     if spec.variant is not None:
         extra["variant"] = spec.variant
     try:
-        pipe = AutoPipelineForImage2Image.from_pretrained(resolved.folder, use_safetensors=_use_safetensors(spec), **extra)
-    except (OSError, EnvironmentError, ValueError) as err:
+        pipe = AutoPipelineForImage2Image.from_pretrained(
+            resolved.folder, use_safetensors=_use_safetensors(spec), **extra
+        )
+    except (OSError, ValueError) as err:
         if not spec.allow_pickle_weights and "safetensors" in str(err):
             raise ValueError(
                 f"{spec.model!r} has no safetensors weights, and pickled weights (.bin/.ckpt) can run code when "

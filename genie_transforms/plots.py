@@ -32,7 +32,10 @@ def image_grid(
     height = top + len(rows) * (cell + pad) + pad
     grid = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(grid)
-    x_of = lambda j: left + j * (cell + pad)  # noqa: E731
+
+    def x_of(j):
+        return left + j * (cell + pad)
+
     if title:
         draw.text((width // 2, 10), title, fill="black", font=font, anchor="mm")
     y_group = 20 if title else 0
@@ -81,8 +84,9 @@ def ada_curves(table: Sequence[dict], path: str, max_pairs: int = 8, title: str 
         target = row.get("target_name", row.get("target", "?"))
         (line,) = ax.plot(grid, s, marker="o", ms=3, lw=1.5, label=f"{source} -> {target} (r* = {row['r_star']:g})")
         k = min(range(len(grid)), key=lambda j: abs(grid[j] - row["r_star"]))
-        ax.scatter([grid[k]], [s[k]], s=70 + 55 * i, facecolors="none", edgecolors=line.get_color(), linewidths=1.5,
-                   zorder=3)  # fmt: skip
+        ax.scatter(
+            [grid[k]], [s[k]], s=70 + 55 * i, facecolors="none", edgecolors=line.get_color(), linewidths=1.5, zorder=3
+        )
     ax.set_xlabel("noise ratio r")
     ax.set_ylabel("projection on p - e_source")
     ax.set_title(f"{title} (rings: r*, the sample after the largest jump)", fontsize=9)
@@ -93,8 +97,14 @@ def ada_curves(table: Sequence[dict], path: str, max_pairs: int = 8, title: str 
     return path
 
 
-def pca_plot(source: np.ndarray, target: np.ndarray, generated: dict[float, np.ndarray], path: str,
-             source_name: str = "source", target_name: str = "target") -> str:  # fmt: skip
+def pca_plot(
+    source: np.ndarray,
+    target: np.ndarray,
+    generated: dict[float, np.ndarray],
+    path: str,
+    source_name: str = "source",
+    target_name: str = "target",
+) -> str:
     """The paper's PCA picture: real embeddings of the source and target classes and the hard negatives at each r,
     projected on the two principal components of all of them. Large circles are the class means; the black path
     joins the mean of the hard negatives at each r, showing them bridge the two classes. Saves a PNG."""
@@ -114,15 +124,24 @@ def pca_plot(source: np.ndarray, target: np.ndarray, generated: dict[float, np.n
     ax.scatter(*src.T, c="tab:blue", s=22, alpha=0.6, label=f"real {source_name}")
     ax.scatter(*tgt.T, c="tab:red", s=22, alpha=0.6, label=f"real {target_name}")
     cmap = colormaps["viridis"]
-    for i, r in enumerate(ratios):
+    for i in range(len(ratios)):
         ax.scatter(*gen[i].T, color=cmap(i / max(1, len(ratios) - 1)), marker="^", s=22, alpha=0.5, zorder=2)
     centres = gen.mean(axis=1)
-    ax.plot(*src.mean(axis=0)[:, None], "o", c="tab:blue", ms=13, mec="k", zorder=3, label=f"mean of real {source_name}")
+    ax.plot(
+        *src.mean(axis=0)[:, None], "o", c="tab:blue", ms=13, mec="k", zorder=3, label=f"mean of real {source_name}"
+    )
     ax.plot(*tgt.mean(axis=0)[:, None], "o", c="tab:red", ms=13, mec="k", zorder=3, label=f"mean of real {target_name}")
     ax.plot(centres[:, 0], centres[:, 1], c="k", lw=1.5, zorder=3)
     for i, r in enumerate(ratios):
-        ax.scatter(*centres[i], color=cmap(i / max(1, len(ratios) - 1)), marker="^", s=140, edgecolors="k",
-                   zorder=4, label=f"GeNIe r={r} (mean)")  # fmt: skip
+        ax.scatter(
+            *centres[i],
+            color=cmap(i / max(1, len(ratios) - 1)),
+            marker="^",
+            s=140,
+            edgecolors="k",
+            zorder=4,
+            label=f"GeNIe r={r} (mean)",
+        )
     ax.set_xlabel("PC 1")
     ax.set_ylabel("PC 2")
     ax.set_title(f"Hard negatives from {source_name} towards {target_name} (backbone features, PCA)", fontsize=9)

@@ -123,7 +123,7 @@ class PromptMap:
     def _check_label(self, label: object) -> int:
         if isinstance(label, bool) or not isinstance(label, int) or label not in self.names:
             known = self.labels
-            shown = known if len(known) <= 20 else known[:20] + ["..."]
+            shown = known if len(known) <= 20 else [*known[:20], "..."]
             raise KeyError(
                 f"Unknown class label {label!r}: this PromptMap knows {shown}. "
                 "Add its name (or an override prompt) to the PromptMap."

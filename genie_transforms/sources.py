@@ -1,13 +1,15 @@
 """Where a transform's hard negatives come from: generated online, or drawn from a precomputed bank.
 
-Both sources share one interface, used by the Albumentations and torchvision adapters alike:
-`draw(label, rng) -> params` (small, JSON-friendly values; no images) and `images(sources, params) -> images`.
+Both sources share one interface, the [`HardNegativeSource`] protocol, used by the Albumentations and torchvision
+adapters alike: `draw(label, rng) -> params` (small, JSON-friendly values; no images) and
+`images(sources, params) -> images`. An object of your own with that interface can be passed as a transform's
+`bank` (e.g. negatives kept in your own store).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -28,7 +30,37 @@ def as_generator(generator: GenieGenerator | str | Mapping[str, Any]) -> GenieGe
         return GenieGenerator.from_pretrained(generator, progress=False)
     if isinstance(generator, Mapping):
         return GenieGenerator.from_config(generator).with_settings(progress=False)
-    raise TypeError(f"`generator` must be a GenieGenerator, a model id or path, or a dict; got {type(generator).__name__}.")
+    raise TypeError(
+        f"`generator` must be a GenieGenerator, a model id or path, or a dict; got {type(generator).__name__}."
+    )
+
+
+@runtime_checkable
+class HardNegativeSource(Protocol):
+    """What a source of hard negatives provides to `GenieTransform` (both hosts).
+
+    - `kind`: a word for messages (`"bank"`, `"online"`, ...); `num_classes`, and `names` (class names in label
+      order, or None), checked against the task's classes.
+    - `serves(label)`: whether it has a negative for a sample of class `label`.
+    - `draw(label, rng)`: choose one with `rng` (a numpy Generator; the only randomness allowed), as a small dict
+      with at least `source_label`, `target` and `noise_ratio` (used for the label).
+    - `images(sources, params)`: the images of those draws, one per source, in each source's form and size.
+    """
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def num_classes(self) -> int: ...
+
+    @property
+    def names(self) -> list[str] | None: ...
+
+    def serves(self, label: int) -> bool: ...
+
+    def draw(self, label: int, rng: np.random.Generator) -> dict[str, Any]: ...
+
+    def images(self, sources: list, params: list[dict[str, Any]]) -> list: ...
 
 
 class OnlineSource:
@@ -77,9 +109,14 @@ class OnlineSource:
     def images(self, sources: list, params: list[dict[str, Any]]) -> list:
         """One batched generation for all applied samples; each sample's noise comes from its own drawn seed."""
         result = self.generator.generate(
-            sources, [p["target"] for p in params], self.noise_ratio, seed=0, prompts=self.prompts,
-            source_ids=[f"transform-{p['seed']}" for p in params], progress=False,
-        )  # fmt: skip
+            sources,
+            [p["target"] for p in params],
+            self.noise_ratio,
+            seed=0,
+            prompts=self.prompts,
+            source_ids=[f"transform-{p['seed']}" for p in params],
+            progress=False,
+        )
         return list(result.images)
 
 
@@ -126,8 +163,12 @@ class BankSource:
                 f"(the bank covers source classes {sorted(self.index)[:20]})."
             )
         row = int(rows[rng.integers(len(rows))])
-        return {"source_label": int(label), "target": int(self.targets[row]), "bank_index": row,
-                "noise_ratio": float(self.ratios[row])}  # fmt: skip
+        return {
+            "source_label": int(label),
+            "target": int(self.targets[row]),
+            "bank_index": row,
+            "noise_ratio": float(self.ratios[row]),
+        }
 
     def images(self, sources: list, params: list[dict[str, Any]]) -> list:
         """The bank's images, in the form (PIL / numpy / tensor), size and channels of each source."""
@@ -138,11 +179,17 @@ class BankSource:
         return out
 
 
-def make_source(generator: Any = None, bank: Any = None, prompts: Any = None, noise_ratio: float = 0.8,
-                targets: Any = "random_k:1") -> OnlineSource | BankSource:  # fmt: skip
-    """Validate the transform's configuration and build its source of hard negatives (at construction)."""
+def make_source(
+    generator: Any = None, bank: Any = None, prompts: Any = None, noise_ratio: float = 0.8, targets: Any = "random_k:1"
+) -> HardNegativeSource:
+    """Validate the transform's configuration and build its source of hard negatives (at construction): a bank
+    (dataset or path), a `HardNegativeSource` of your own passed as `bank`, or online generation."""
     if (generator is None) == (bank is None):
-        raise ValueError("GenieTransform needs exactly one of `bank` (precomputed, recommended) or `generator` (online).")
+        raise ValueError(
+            "GenieTransform needs exactly one of `bank` (precomputed, recommended) or `generator` (online)."
+        )
+    if isinstance(bank, HardNegativeSource):
+        return bank
     if bank is not None:
         return BankSource(bank)
     return OnlineSource(generator, prompts, noise_ratio, targets)
@@ -161,8 +208,14 @@ class TransformCore:
     (`unserved="pass"`), never a crash mid-epoch.
     """
 
-    def __init__(self, source: OnlineSource | BankSource, label_mode: str = "hard", num_classes: int | None = None,
-                 classes: Any = None, unserved: str = "error") -> None:  # fmt: skip
+    def __init__(
+        self,
+        source: HardNegativeSource,
+        label_mode: str = "hard",
+        num_classes: int | None = None,
+        classes: Any = None,
+        unserved: str = "error",
+    ) -> None:
         self.source = source
         self.label_mode = check_label_mode(label_mode)
         if unserved not in UNSERVED:
@@ -173,8 +226,10 @@ class TransformCore:
                 raise ValueError(f"`num_classes`={num_classes} but `classes` names {len(names)} classes.")
             num_classes = len(names)
             if source.names is not None and [n.lower() for n in source.names] != [str(n).lower() for n in names]:
-                raise ValueError(f"The task's classes {names[:10]} are not the {source.kind}'s {source.names[:10]}; a "
-                                 f"{source.kind} made for another class list would give wrong targets.")  # fmt: skip
+                raise ValueError(
+                    f"The task's classes {names[:10]} are not the {source.kind}'s {source.names[:10]}; a "
+                    f"{source.kind} made for another class list would give wrong targets."
+                )
         if num_classes is not None:
             if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
                 raise ValueError(f"`num_classes` must be an int >= 2, got {num_classes!r}.")
@@ -196,6 +251,13 @@ class TransformCore:
             self.unserved = set(missing)
         self.pass_unserved = unserved == "pass"
 
+    def prompt_map(self) -> PromptMap:
+        """The prompt map of an online source (what a serialised transform stores)."""
+        prompts = getattr(self.source, "prompts", None)
+        if not isinstance(prompts, PromptMap):
+            raise TypeError(f"A {self.source.kind} source has no prompt map.")
+        return prompts
+
     def read(self, value: Any, what: str = "label") -> int:
         return label_index(value, self.num_classes, what)
 
@@ -212,4 +274,6 @@ class TransformCore:
             return original
         if self.label_mode == "hard":
             return like(original, draw["target"])
-        return label_vector(draw["source_label"], draw["target"], draw["noise_ratio"], self.label_mode, self.num_classes)
+        return label_vector(
+            draw["source_label"], draw["target"], draw["noise_ratio"], self.label_mode, self.num_classes
+        )

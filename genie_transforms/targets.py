@@ -2,12 +2,25 @@
 
 Each strategy is a small callable object: ``strategy(label, classes, source_id=..., seed=...) -> [targets]``,
 with `to_dict()` / [`strategy_from_dict`] so that it serialises into transforms, fingerprints and dataset cards.
+Any object with that shape (the [`TargetStrategy`] protocol) works wherever a strategy is accepted:
+
+    class Neighbours:
+        name = "neighbours"
+
+        def __call__(self, label, classes, *, source_id="", seed=0):
+            return [c for c in classes if abs(c - label) == 1]
+
+        def to_dict(self):
+            return {"name": self.name}
+
+It must be deterministic given (label, classes, source id, seed) and return the same number of targets for every
+source; its `to_dict()` goes into fingerprints and `job.json` (a strategy of your own is not rebuilt from it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -82,7 +95,7 @@ class ConfusionTopK:
 
     def __call__(self, label: int, classes: Sequence[int], *, source_id: str = "", seed: int = 0) -> list[int]:
         others = _others(label, classes)
-        if max(others + [label]) >= len(self.confusion):
+        if max([*others, label]) >= len(self.confusion):
             raise ValueError(f"The confusion matrix has {len(self.confusion)} classes but class {max(others)} is used.")
         both = self.confusion + self.confusion.T
         ranked = sorted(others, key=lambda c: (-both[label, c], c))
@@ -152,8 +165,18 @@ class ToTail:
         }
 
 
-STRATEGIES = {s.name: s for s in (AllOthers, RandomK, ConfusionTopK, ToTail)}
-TargetStrategy = AllOthers | RandomK | ConfusionTopK | ToTail
+@runtime_checkable
+class TargetStrategy(Protocol):
+    """What a target strategy is: a `name`, a call giving the target classes of one source, and a `to_dict()`."""
+
+    name: str
+
+    def __call__(self, label: int, classes: Sequence[int], *, source_id: str = "", seed: int = 0) -> list[int]: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+STRATEGIES: dict[str, type] = {s.name: s for s in (AllOthers, RandomK, ConfusionTopK, ToTail)}
 
 
 def strategy_from_dict(config: Mapping[str, Any]) -> TargetStrategy:
@@ -176,12 +199,15 @@ def get_strategy(
     """A strategy from an object, a `to_dict()` mapping, or a short spec: `"all_others"`, `"random_k:2"`,
     `"confusion_top_k:2"` (with `confusion`) or `"to_tail:1"` (with `class_counts`, and optionally `confusion`).
     The one parser of strategy specs, for the API, the transforms and the CLI."""
-    if isinstance(spec, tuple(STRATEGIES.values())):
+    if isinstance(spec, TargetStrategy):
         return spec
     if isinstance(spec, Mapping):
         return strategy_from_dict(spec)
     if not isinstance(spec, str):
-        raise TypeError(f"A target strategy must be a name, a strategy object or a dict, got {type(spec).__name__}.")
+        raise TypeError(
+            f"A target strategy must be a name, a dict or an object with `name`, `__call__(label, classes, *, "
+            f"source_id, seed)` and `to_dict()` (the TargetStrategy protocol), got {type(spec).__name__}."
+        )
     name, _, arg = spec.partition(":")
     if name not in STRATEGIES or (name == "all_others" and arg):
         raise ValueError(

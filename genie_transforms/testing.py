@@ -10,6 +10,7 @@ Examples:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from diffusers import AutoencoderKL, DPMSolverMultistepScheduler, StableDiffusionImg2ImgPipeline, UNet2DConditionModel
@@ -81,5 +82,6 @@ def make_tiny_pipeline(seed: int = 0) -> StableDiffusionImg2ImgPipeline:
 def save_tiny_pipeline(path: str | Path, seed: int = 0) -> Path:
     """Build [`make_tiny_pipeline`] and save it (safetensors) to `path`; returns the path."""
     path = Path(path)
-    make_tiny_pipeline(seed).save_pretrained(path, safe_serialization=True)
+    pipe: Any = make_tiny_pipeline(seed)
+    pipe.save_pretrained(path, safe_serialization=True)
     return path

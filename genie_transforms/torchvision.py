@@ -23,12 +23,14 @@ try:
     from torchvision import tv_tensors
     from torchvision.transforms import v2
 except ImportError as err:
-    raise ImportError('genie_transforms.torchvision needs torchvision: pip install "genie-transforms[torchvision]"') from err
+    raise ImportError(
+        'genie_transforms.torchvision needs torchvision: pip install "genie-transforms[torchvision]"'
+    ) from err
 
-from .generator import GenieGenerator  # noqa: E402
-from .labels import as_vector  # noqa: E402
-from .prompts import PromptMap  # noqa: E402
-from .sources import TransformCore, make_source  # noqa: E402
+from .generator import GenieGenerator
+from .labels import as_vector
+from .prompts import PromptMap
+from .sources import TransformCore, make_source
 
 
 def default_labels_getter(inputs: Any) -> Any:
@@ -64,13 +66,17 @@ def is_pure_tensor(x: Any) -> bool:
     return isinstance(x, torch.Tensor) and not isinstance(x, tv_tensors.TVTensor)
 
 
-DENSE_TYPES = tuple(getattr(tv_tensors, name) for name in ("Mask", "BoundingBoxes", "KeyPoints") if hasattr(tv_tensors, name))
+DENSE_TYPES = tuple(
+    getattr(tv_tensors, name) for name in ("Mask", "BoundingBoxes", "KeyPoints") if hasattr(tv_tensors, name)
+)
 
 
 def find_image(flat: list[Any], exclude: Any = None) -> int | None:
     """Which item of a flattened sample is the image, by torchvision's own rule: a `tv_tensors.Image` or PIL image
     if the sample has one (plain tensors then pass through untouched), else the first plain tensor."""
-    explicit = [i for i, x in enumerate(flat) if isinstance(x, (tv_tensors.Image, PIL.Image.Image)) and x is not exclude]
+    explicit = [
+        i for i, x in enumerate(flat) if isinstance(x, (tv_tensors.Image, PIL.Image.Image)) and x is not exclude
+    ]
     if explicit:
         return explicit[0]
     if any(isinstance(x, tv_tensors.Video) for x in flat):
@@ -129,8 +135,9 @@ class GenieTransform(v2.Transform):
             raise ValueError(f"`p` should be in [0, 1], got {p!r}.")
         if labels_getter != "default" and not callable(labels_getter):
             raise ValueError(f"`labels_getter` must be 'default' or a callable, got {labels_getter!r}.")
-        self.core = TransformCore(make_source(generator, bank, prompts, noise_ratio, strategy), label_mode,
-                                  num_classes, classes, unserved)  # fmt: skip
+        self.core = TransformCore(
+            make_source(generator, bank, prompts, noise_ratio, strategy), label_mode, num_classes, classes, unserved
+        )
         self.source = self.core.source
         self.p = p
         self.labels_getter = labels_getter
@@ -139,13 +146,18 @@ class GenieTransform(v2.Transform):
         self.last_draw: Any = None
 
     def extra_repr(self) -> str:
-        bank = getattr(self.source, "bank", None)
-        what = f"bank=<{len(bank)} rows>" if bank is not None else f"generator={self.source.generator.model_id!r}"
+        bank, generator = getattr(self.source, "bank", None), getattr(self.source, "generator", None)
+        if bank is not None:
+            what = f"bank=<{len(bank)} rows>"
+        elif generator is not None:
+            what = f"generator={generator.model_id!r}"
+        else:
+            what = f"bank=<{self.source.kind} source {type(self.source).__name__}>"
         return f"{what}, p={self.p}, label_mode={self.label_mode!r}"
 
     def forward(self, *inputs: Any) -> Any:
         sample = inputs if len(inputs) > 1 else inputs[0]
-        label = (default_labels_getter if self.labels_getter == "default" else self.labels_getter)(sample)
+        label = _getter(self.labels_getter)(sample)
         if label is None:
             raise ValueError("GenieTransform found no label in the sample; pass labels_getter=callable.")
         flat, spec = tree_flatten(sample)
@@ -188,13 +200,16 @@ class GenieTransform(v2.Transform):
         flat_images = images.reshape(-1, *images.shape[-3:])
         values = labels.reshape(-1) if isinstance(labels, torch.Tensor) else list(labels)
         if len(values) != len(flat_images):
-            raise ValueError(f"The batch has {len(flat_images)} images but {len(values)} labels; give one label per "
-                             "image (shape (N,)).")  # fmt: skip
+            raise ValueError(
+                f"The batch has {len(flat_images)} images but {len(values)} labels; give one label per "
+                "image (shape (N,))."
+            )
         sources = [self.core.read(v, f"label {i}") for i, v in enumerate(values)]
         draws = [self._draw(s) for s in sources]
         plain = flat_images.as_subclass(torch.Tensor).clone()
         applied = [i for i, d in enumerate(draws) if d is not None]
-        for i, new in zip(applied, self.source.images([plain[i] for i in applied], [draws[i] for i in applied])):
+        chosen: list[dict[str, Any]] = [d for d in draws if d is not None]
+        for i, new in zip(applied, self.source.images([plain[i] for i in applied], chosen)):
             plain[i] = new
         out = plain.reshape(*lead, *images.shape[-3:])
         if isinstance(images, tv_tensors.Image):
@@ -202,15 +217,21 @@ class GenieTransform(v2.Transform):
         self.last_draw = draws
         if self.label_mode == "hard":
             new_labels = labels.clone() if isinstance(labels, torch.Tensor) else list(labels)
-            for i in applied:
-                new_labels[i] = draws[i]["target"]
+            for i, draw in zip(applied, chosen):
+                new_labels[i] = draw["target"]
             return out, new_labels if isinstance(labels, torch.Tensor) else type(labels)(new_labels)
-        vectors = [self.core.label_out(None, d) if d is not None else as_vector(v, self.core.num_classes)
-                   for v, d in zip(values, draws)]  # fmt: skip
+        vectors = [
+            self.core.label_out(None, d) if d is not None else as_vector(v, self.core.num_classes)
+            for v, d in zip(values, draws)
+        ]
         return out, torch.from_numpy(np.stack(vectors))
 
     def _set_label(self, inputs: Any, old: Any, new: Any) -> Any:
         return set_label(inputs, old, new, self.labels_getter)
+
+
+def _getter(labels_getter: str | Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return default_labels_getter if isinstance(labels_getter, str) else labels_getter
 
 
 def set_label(inputs: Any, old: Any, new: Any, labels_getter: Any = "default") -> Any:
@@ -247,7 +268,7 @@ class EncodeLabel(v2.Transform):
 
     def forward(self, *inputs: Any) -> Any:
         sample = inputs if len(inputs) > 1 else inputs[0]
-        label = (default_labels_getter if self.labels_getter == "default" else self.labels_getter)(sample)
+        label = _getter(self.labels_getter)(sample)
         if isinstance(label, torch.Tensor) and label.ndim == 1 and not label.is_floating_point():
             vector = torch.from_numpy(np.stack([as_vector(v, self.num_classes) for v in label]))
         elif isinstance(label, torch.Tensor) and label.ndim == 2 and label.is_floating_point():

@@ -25,7 +25,7 @@ def build_clip_tokenizer(words: Iterable[str] = (), model_max_length: int = 77) 
     for word in sorted({w.lower() for w in words}):
         if not word or any(ch not in CHARS for ch in word):
             raise ValueError(f"Word {word!r} has characters outside {CHARS!r}.")
-        pieces = list(word[:-1]) + [word[-1] + "</w>"]
+        pieces = [*list(word[:-1]), word[-1] + "</w>"]
         current = pieces[0]
         for piece in pieces[1:]:
             pair = (current, piece)
@@ -35,4 +35,4 @@ def build_clip_tokenizer(words: Iterable[str] = (), model_max_length: int = 77) 
                 merges.append(pair)
     for token in SPECIAL:
         vocab[token] = len(vocab)
-    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=model_max_length)
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=model_max_length)  # type: ignore[arg-type]

@@ -43,8 +43,11 @@ def digits_source(work: Path) -> str:
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, required=True, help="working folder (jobs, repo)")
-    parser.add_argument("--dataset", default=None, help="Hub id or folder (default: the digits' train split, with the "
-                        "bundled model and backbone)")  # fmt: skip
+    parser.add_argument(
+        "--dataset",
+        default=None,
+        help="Hub id or folder (default: the digits' train split, with the bundled model and backbone)",
+    )
     parser.add_argument("--dataset-revision", default=None, help="Hub revision of the dataset")
     parser.add_argument("--split", default="train", help="split to read")
     parser.add_argument("--class-names", default=None, help="file with one readable class name per line")
@@ -71,23 +74,58 @@ def main(argv: list[str] | None = None) -> Path:
 
     args.work.mkdir(parents=True, exist_ok=True)
     dataset = args.dataset or digits_source(args.work)
-    common = ["--dataset", dataset, "--split", args.split, "--image-column", args.image_column,
-              "--label-column", args.label_column, "--model", args.model or "genie-tiny-digits",
-              "--steps", str(args.steps), "--seed", str(args.seed), "--strategy", args.strategy,
-              "--batch-size", str(args.batch_size)]  # fmt: skip
-    for flag, value in (("--revision", args.revision), ("--dataset-revision", args.dataset_revision),
-                        ("--class-names", args.class_names), ("--limit", args.limit)):  # fmt: skip
+    common = [
+        "--dataset",
+        dataset,
+        "--split",
+        args.split,
+        "--image-column",
+        args.image_column,
+        "--label-column",
+        args.label_column,
+        "--model",
+        args.model or "genie-tiny-digits",
+        "--steps",
+        str(args.steps),
+        "--seed",
+        str(args.seed),
+        "--strategy",
+        args.strategy,
+        "--batch-size",
+        str(args.batch_size),
+    ]
+    for flag, value in (
+        ("--revision", args.revision),
+        ("--dataset-revision", args.dataset_revision),
+        ("--class-names", args.class_names),
+        ("--limit", args.limit),
+    ):
         if value is not None:
             common += [flag, str(value)]
     if args.no_progress:
         common.append("--no-progress")
     generate = ["generate", *common, "--noise-ratio", str(args.noise_ratio), "--output", str(args.work / "genie")]
-    ada = ["ada", *common, "--embedder", args.embedder or "genie-tiny-digits", "--grid", *map(str, args.grid),
-           "--output", str(args.work / "ada")]  # fmt: skip
+    ada = [
+        "ada",
+        *common,
+        "--embedder",
+        args.embedder or "genie-tiny-digits",
+        "--grid",
+        *map(str, args.grid),
+        "--output",
+        str(args.work / "ada"),
+    ]
     if args.embedder_weights:
         ada += ["--embedder-weights", args.embedder_weights]
-    publish = ["publish", "--genie", str(args.work / "genie"), "--ada", str(args.work / "ada"),
-               "--output", str(args.work / "repo")]  # fmt: skip
+    publish = [
+        "publish",
+        "--genie",
+        str(args.work / "genie"),
+        "--ada",
+        str(args.work / "ada"),
+        "--output",
+        str(args.work / "repo"),
+    ]
     if args.push:
         publish += ["--push", args.push] + (["--private"] if args.private else [])
     for command in (generate, ada, publish):

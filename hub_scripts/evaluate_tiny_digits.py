@@ -29,8 +29,14 @@ def oracle_predict(images: list) -> np.ndarray:
     return digits_oracle().predict(downsample(np.stack([np.asarray(im) for im in images])))
 
 
-def measure(model: str = "genie-tiny-digits", limit: int | None = None, steps: int = 50, guidance: float = 7.5,
-            seed: int = 0, per_class: int = 20) -> dict:  # fmt: skip
+def measure(
+    model: str = "genie-tiny-digits",
+    limit: int | None = None,
+    steps: int = 50,
+    guidance: float = 7.5,
+    seed: int = 0,
+    per_class: int = 20,
+) -> dict:
     rng = np.random.default_rng(seed)
     images, labels, index = digits_arrays("heldout")
     order = rng.permutation(len(images))[:limit]
@@ -40,9 +46,16 @@ def measure(model: str = "genie-tiny-digits", limit: int | None = None, steps: i
     prompts = digits_prompt_map()
     started = time.time()
     curve = label_flip_curve(
-        gen, [Image.fromarray(im) for im in images], labels.tolist(), targets.tolist(), RATIOS,
-        oracle=oracle_predict, prompts=prompts, seed=seed, source_ids=[f"digits-{i}" for i in index],
-    )  # fmt: skip
+        gen,
+        [Image.fromarray(im) for im in images],
+        labels.tolist(),
+        targets.tolist(),
+        RATIOS,
+        oracle=oracle_predict,
+        prompts=prompts,
+        seed=seed,
+        source_ids=[f"digits-{i}" for i in index],
+    )
     # diversity: r = 1 samples of each class (from random sources) against the real held-out images of the class
     all_images, all_labels, _ = digits_arrays("heldout")
     sources = [Image.fromarray(all_images[i]) for i in rng.choice(len(all_images), per_class * 10)]
@@ -87,9 +100,13 @@ def main(argv: list[str] | None = None) -> dict:
 
 def model_card(figures: dict) -> str:
     """The bundled model's README: how it was trained, the split, the measured figures, what it is for."""
-    training = json.loads((Path(__file__).parents[1] / "genie_transforms/assets/genie-tiny-digits/training.json").read_text())
-    rows = "\n".join(f"| {r} | {v['target']:.1%} | {v['source']:.1%} | {v['neither']:.1%} |"
-                     for r, v in figures["label_flip"].items())  # fmt: skip
+    training = json.loads(
+        (Path(__file__).parents[1] / "genie_transforms/assets/genie-tiny-digits/training.json").read_text()
+    )
+    rows = "\n".join(
+        f"| {r} | {v['target']:.1%} | {v['source']:.1%} | {v['neither']:.1%} |"
+        for r, v in figures["label_flip"].items()
+    )
     return f"""---
 license: mit
 library_name: diffusers
@@ -110,15 +127,15 @@ gen = GenieGenerator.from_pretrained("genie-tiny-digits")   # offline, from the 
 
 ## Training
 
-Trained by `hub_scripts/train_tiny_digits.py` (seed {training['seed']}, {training['minutes']} minutes on 2 CPU cores,
-torch {training['torch']}) on scikit-learn's handwritten digits (`load_digits`: 1,797 real 8x8 scans, upsampled
-bilinearly to 32 x 32 RGB), **train split only**: 70% of each class ({training['train_images']} images), chosen
+Trained by `hub_scripts/train_tiny_digits.py` (seed {training["seed"]}, {training["minutes"]} minutes on 2 CPU cores,
+torch {training["torch"]}) on scikit-learn's handwritten digits (`load_digits`: 1,797 real 8x8 scans, upsampled
+bilinearly to 32 x 32 RGB), **train split only**: 70% of each class ({training["train_images"]} images), chosen
 by a seeded permutation (`genie_transforms.digits`); the other 30% (539 images) are held out for evaluation.
 
 | part | set-up |
 | --- | --- |
-| VAE | AutoencoderKL, 3 down blocks (32, 64, 64 channels), 32x32 -> 8x8x4 latents, L1 + MSE + 1e-6 KL, {training['vae_steps']} steps at batch 64; scaling factor {training['scaling_factor']:.4f}, which scales the latents to std {training['latent_std']} (see below) |
-| UNet | UNet2DConditionModel, channels 64/128, cross-attention at 8x8 and 4x4, {training['unet_parameters'] / 1e6:.1f}M parameters, epsilon prediction, scaled-linear betas (SD's), {training['unet_steps']} steps at batch 64, AdamW 5e-4 with warm-up and cosine decay, EMA 0.999 |
+| VAE | AutoencoderKL, 3 down blocks (32, 64, 64 channels), 32x32 -> 8x8x4 latents, L1 + MSE + 1e-6 KL, {training["vae_steps"]} steps at batch 64; scaling factor {training["scaling_factor"]:.4f}, which scales the latents to std {training["latent_std"]} (see below) |
+| UNet | UNet2DConditionModel, channels 64/128, cross-attention at 8x8 and 4x4, {training["unet_parameters"] / 1e6:.1f}M parameters, epsilon prediction, scaled-linear betas (SD's), {training["unet_steps"]} steps at batch 64, AdamW 5e-4 with warm-up and cosine decay, EMA 0.999 |
 | text encoder | CLIPTextModel (2 layers, width 64) with a CLIPTokenizer built in code (characters plus whole-word tokens), trained with the UNet |
 | prompts | `"a photo of the digit {{name}}."` (zero ... nine); 10% empty prompts for classifier-free guidance |
 | scheduler | DPM-Solver++ config with the training betas |
@@ -135,8 +152,8 @@ episodes on the novel digits 5-9 are honest.
 
 ## Figures
 
-Measured by `hub_scripts/evaluate_tiny_digits.py` on all {figures['sources']} held-out sources, each turned into a
-random other digit, at {figures['steps']} DPM-Solver++ steps and guidance {figures['guidance_scale']}; an oracle (an
+Measured by `hub_scripts/evaluate_tiny_digits.py` on all {figures["sources"]} held-out sources, each turned into a
+random other digit, at {figures["steps"]} DPM-Solver++ steps and guidance {figures["guidance_scale"]}; an oracle (an
 RBF SVM on the train split's 8x8 views, 99.4% on the held-out split) reads every image.
 
 | r | reads as the target | reads as the source | neither |
@@ -144,7 +161,7 @@ RBF SVM on the train split's 8x8 views, 99.4% on the held-out split) reads every
 {rows}
 
 Sample diversity at r = 1 (mean pairwise distance of generated samples of a class over that of its real held-out
-images, averaged over the classes): {figures['diversity']:.2f}.
+images, averaged over the classes): {figures["diversity"]:.2f}.
 
 ## Intended use
 

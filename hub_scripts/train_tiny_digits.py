@@ -176,13 +176,19 @@ def train_backbone(pixels: torch.Tensor, labels: np.ndarray, steps: int, rng: np
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=ASSETS, help="folder to write genie-tiny-digits/ and digits-backbone/")
+    parser.add_argument(
+        "--out", type=Path, default=ASSETS, help="folder to write genie-tiny-digits/ and digits-backbone/"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--vae-steps", type=int, default=600)
     parser.add_argument("--unet-steps", type=int, default=3000)
     parser.add_argument("--backbone-steps", type=int, default=600)
-    parser.add_argument("--latent-std", type=float, default=1.5,
-                        help="std of the scaled latents the UNet sees (the VAE scaling factor is latent_std / std)")
+    parser.add_argument(
+        "--latent-std",
+        type=float,
+        default=1.5,
+        help="std of the scaled latents the UNet sees (the VAE scaling factor is latent_std / std)",
+    )
     parser.add_argument("--quick", action="store_true", help="a few steps of each part (for tests)")
     args = parser.parse_args(argv)
     if args.quick:
@@ -240,8 +246,11 @@ def portable_text_encoder(path: Path) -> None:
     from safetensors.torch import load_file, save_file
 
     state = load_file(path)
-    save_file({k if k.startswith("text_model.") else f"text_model.{k}": v.contiguous() for k, v in state.items()},
-              str(path), metadata={"format": "pt"})  # fmt: skip
+    save_file(
+        {k if k.startswith("text_model.") else f"text_model.{k}": v.contiguous() for k, v in state.items()},
+        str(path),
+        metadata={"format": "pt"},
+    )
 
 
 if __name__ == "__main__":

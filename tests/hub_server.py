@@ -104,12 +104,26 @@ class LocalHub:
             return self._json(h, 404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
         if not rest or rest[0] == "revision":
             files = [p for p in sorted(repo.rglob("*")) if p.is_file()]
-            return self._json(h, 200, {
-                "id": repo_id, "sha": self.commit(kind, repo_id), "private": False, "disabled": False, "gated": False,
-                "downloads": 0, "likes": 0, "tags": [], "lastModified": "2026-01-01T00:00:00.000Z",
-                "createdAt": "2026-01-01T00:00:00.000Z", "author": repo_id.split("/")[0],
-                "siblings": [{"rfilename": p.relative_to(repo).as_posix(), "size": p.stat().st_size} for p in files],
-            })  # fmt: skip
+            return self._json(
+                h,
+                200,
+                {
+                    "id": repo_id,
+                    "sha": self.commit(kind, repo_id),
+                    "private": False,
+                    "disabled": False,
+                    "gated": False,
+                    "downloads": 0,
+                    "likes": 0,
+                    "tags": [],
+                    "lastModified": "2026-01-01T00:00:00.000Z",
+                    "createdAt": "2026-01-01T00:00:00.000Z",
+                    "author": repo_id.split("/")[0],
+                    "siblings": [
+                        {"rfilename": p.relative_to(repo).as_posix(), "size": p.stat().st_size} for p in files
+                    ],
+                },
+            )
         if rest[0] == "tree":
             sub = "/".join(rest[2:])
             recursive = query.get("recursive", ["false"])[0].lower() == "true"
@@ -124,8 +138,16 @@ class LocalHub:
             return self._json(h, 200, [self._entry(repo, repo / p) for p in paths if (repo / p).exists()])
         if rest[0] == "preupload":
             files = json.loads(body)["files"]
-            return self._json(h, 200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False,
-                                                  "oid": None} for f in files], "commitOid": self.commit(kind, repo_id)})  # fmt: skip
+            return self._json(
+                h,
+                200,
+                {
+                    "files": [
+                        {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": None} for f in files
+                    ],
+                    "commitOid": self.commit(kind, repo_id),
+                },
+            )
         if rest[0] == "commit":
             for line in body.decode().splitlines():
                 item = json.loads(line)
@@ -136,24 +158,35 @@ class LocalHub:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(base64.b64decode(item["value"]["content"]))
             sha = self.commit(kind, repo_id)
-            return self._json(h, 200, {"commitUrl": f"{self.endpoint}/{repo_id}/commit/{sha}", "commitOid": sha,
-                                       "pullRequestUrl": None})  # fmt: skip
+            return self._json(
+                h,
+                200,
+                {"commitUrl": f"{self.endpoint}/{repo_id}/commit/{sha}", "commitOid": sha, "pullRequestUrl": None},
+            )
         self._json(h, 404, {"error": f"not served by the test hub: {'/'.join(parts)}"})
 
     def _entry(self, repo: Path, path: Path) -> dict:
         rel = path.relative_to(repo).as_posix()
         if path.is_dir():
             return {"type": "directory", "path": rel, "oid": hashlib.sha1(rel.encode()).hexdigest()}
-        return {"type": "file", "path": rel, "size": path.stat().st_size,
-                "oid": hashlib.sha1(path.read_bytes()).hexdigest()}  # fmt: skip
+        return {
+            "type": "file",
+            "path": rel,
+            "size": path.stat().st_size,
+            "oid": hashlib.sha1(path.read_bytes()).hexdigest(),
+        }
 
     def _resolve(self, h, method, kind, repo_id, rel):
         file = self.repo(kind, repo_id) / rel
         if not file.is_file():
             raise FileNotFoundError(rel)
         data = file.read_bytes()
-        headers = {"X-Repo-Commit": self.commit(kind, repo_id), "ETag": f'"{hashlib.sha1(data).hexdigest()}"',
-                   "Content-Length": str(len(data)), "Content-Type": "application/octet-stream"}  # fmt: skip
+        headers = {
+            "X-Repo-Commit": self.commit(kind, repo_id),
+            "ETag": f'"{hashlib.sha1(data).hexdigest()}"',
+            "Content-Length": str(len(data)),
+            "Content-Type": "application/octet-stream",
+        }
         h.send_response(200)
         for key, value in headers.items():
             h.send_header(key, value)

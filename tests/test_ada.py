@@ -21,7 +21,10 @@ def test_ada_select_reproduces_the_reference_formula():
 
 def test_ada_picks_the_sample_right_after_the_largest_jump_first_on_ties():
     source, proto = np.array([0.0, 0.0]), np.array([1.0, 0.0])  # v = (1, 0): s is the first coordinate
-    curve = lambda xs: np.array([[x, 0.0] for x in xs])  # noqa: E731
+
+    def curve(xs):
+        return np.array([[x, 0.0] for x in xs])
+
     assert ada_select(source, curve([0.0, 0.1, 0.8, 0.9, 1.0]), proto)[0] == 2  # jump 0.1 -> 0.8
     assert ada_select(source, curve([0.0, 0.5, 1.0, 1.0, 1.5]), proto)[0] == 1  # ties: the first one wins
     assert ada_select(source, curve([1.0, 0.2, 0.2, 0.2, 0.2]), proto)[0] == 1  # absolute value of the jump
@@ -55,12 +58,32 @@ def ada_setup(tiny_model_path, prompts, rgb_images):
 def test_exact_ada_returns_the_sweep_image_at_r_star_and_a_complete_table(ada_setup, prompts, rgb_images):
     gen, embedder, protos = ada_setup
     ada = GenieAda(gen, embedder)
-    out = ada.run(rgb_images[:3], [1, 2, 3], prototypes=protos, seed=0, prompts=prompts, source_ids=["a", "b", "c"],
-                  source_labels=[0, 1, 2])  # fmt: skip
+    out = ada.run(
+        rgb_images[:3],
+        [1, 2, 3],
+        prototypes=protos,
+        seed=0,
+        prompts=prompts,
+        source_ids=["a", "b", "c"],
+        source_labels=[0, 1, 2],
+    )
     assert out.labels == [1, 2, 3]
     row = out.table[0]
-    assert set(row) == {"source_id", "source_label", "target", "r_star", "grid", "projections", "jumps", "mode",
-                        "embedder", "seed", "noise_seed", "model_id", "model_revision"}  # fmt: skip
+    assert set(row) == {
+        "source_id",
+        "source_label",
+        "target",
+        "r_star",
+        "grid",
+        "projections",
+        "jumps",
+        "mode",
+        "embedder",
+        "seed",
+        "noise_seed",
+        "model_id",
+        "model_revision",
+    }
     assert row["grid"] == [0.5, 0.6, 0.7, 0.8, 0.9] and len(row["projections"]) == 5 and len(row["jumps"]) == 4
     assert row["r_star"] == row["grid"][int(np.argmax(row["jumps"])) + 1] and row["embedder"] == "pooled"
     for i, rec in enumerate(out.records):
@@ -74,8 +97,9 @@ def test_exact_ada_returns_the_sweep_image_at_r_star_and_a_complete_table(ada_se
 
 def test_noise_table_reproduces_the_images_without_the_sweep(ada_setup, prompts, rgb_images, monkeypatch):
     gen, embedder, protos = ada_setup
-    out = GenieAda(gen, embedder).run(rgb_images[:2], [3, 0], prototypes=protos, seed=4, prompts=prompts,
-                                      source_ids=["x", "y"])  # fmt: skip
+    out = GenieAda(gen, embedder).run(
+        rgb_images[:2], [3, 0], prototypes=protos, seed=4, prompts=prompts, source_ids=["x", "y"]
+    )
     monkeypatch.setattr(Embedder, "__call__", lambda *a: pytest.fail("the embedder must not run"))
     again = generate_from_table(gen, rgb_images[:2], out.table, prompts)
     for a, b in zip(out.images, again.images):

@@ -103,7 +103,9 @@ def test_vector_labels(bank_path, image, mode):
     if mode == "onehot":
         assert vec.argmax() == draw["target"] != 1
     else:  # the source keeps 1 - r, the target gets r
-        assert vec[1] == pytest.approx(1 - draw["noise_ratio"]) and vec[draw["target"]] == pytest.approx(draw["noise_ratio"])
+        assert vec[1] == pytest.approx(1 - draw["noise_ratio"]) and vec[draw["target"]] == pytest.approx(
+            draw["noise_ratio"]
+        )
     assert A.Compose([GenieTransform(bank=bank_path, p=0.0, label_mode=mode)])(image=image, label=1)["label"] == 1
     encoded = A.Compose([GenieTransform(bank=bank_path, p=0.0, label_mode=mode), EncodeLabel(4)])(image=image, label=1)
     assert encoded["label"].tolist() == [0, 1, 0, 0]  # the step that gives every sample one label form

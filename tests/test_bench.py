@@ -9,11 +9,31 @@ from genie_transforms.cli import main
 from genie_transforms.generator import PRESETS
 
 
-
 def test_bench_command_writes_every_figure(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert main(["bench", "--model", "tiny", "--images", "4", "--steps", "4", "--batch-sizes", "1", "4",
-                 "--ada-pairs", "0", "--quality-images", "0", "--json", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "bench",
+                "--model",
+                "tiny",
+                "--images",
+                "4",
+                "--steps",
+                "4",
+                "--batch-sizes",
+                "1",
+                "4",
+                "--ada-pairs",
+                "0",
+                "--quality-images",
+                "0",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     figures = json.loads(out.read_text())["throughput"]
     assert set(figures["engine_images_per_s"]) == {"1", "4"} and figures["naive_images_per_s"] > 0
     assert figures["unet_floor_s"] > 0 and figures["overhead_over_unet_floor"] > 0 and figures["peak_memory_mb"] > 0
@@ -23,8 +43,26 @@ def test_bench_command_writes_every_figure(tmp_path, capsys):
 @pytest.mark.slow
 def test_bench_on_the_digits_model_reports_ada_and_the_fast_preset(tmp_path):
     out = tmp_path / "bench.json"
-    assert main(["bench", "--images", "2", "--steps", "10", "--batch-sizes", "2", "--ada-pairs", "2",
-                 "--quality-images", "4", "--json", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "bench",
+                "--images",
+                "2",
+                "--steps",
+                "10",
+                "--batch-sizes",
+                "2",
+                "--ada-pairs",
+                "2",
+                "--quality-images",
+                "4",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     figures = json.loads(out.read_text())
     ada = figures["ada"]
     assert ada["pairs"] == 2 and 0 <= ada["agreement"] <= 1
@@ -57,7 +95,9 @@ def test_out_of_memory_halves_the_batch_and_keeps_the_rows(tiny_model_path, prom
 def test_presets(tiny_model_path):
     fast = GenieGenerator.from_pretrained(tiny_model_path, preset="fast")
     assert fast.num_inference_steps == PRESETS["fast"]["num_inference_steps"] < 50
-    assert GenieGenerator.from_pretrained(tiny_model_path, preset="fast", num_inference_steps=7).num_inference_steps == 7
+    assert (
+        GenieGenerator.from_pretrained(tiny_model_path, preset="fast", num_inference_steps=7).num_inference_steps == 7
+    )
     assert GenieGenerator.from_pretrained(tiny_model_path, preset="paper").num_inference_steps == 50
     with pytest.raises(ValueError, match="Unknown preset 'sdxl'"):
         GenieGenerator.from_pretrained(tiny_model_path, preset="sdxl")
@@ -68,7 +108,10 @@ def test_fast_model_presets_run(tiny_model_path, prompts, rgb_images, preset):
     gen = GenieGenerator.from_pretrained(tiny_model_path, preset=preset, progress=False)
     out = gen.generate(rgb_images[:2], [1, 2], 0.5, seed=0, prompts=prompts)
     rec = out.records[0]
-    assert rec.num_inference_steps == PRESETS[preset]["num_inference_steps"] and rec.steps_run == rec.num_inference_steps // 2
+    assert (
+        rec.num_inference_steps == PRESETS[preset]["num_inference_steps"]
+        and rec.steps_run == rec.num_inference_steps // 2
+    )
     assert rec.guidance_scale == PRESETS[preset]["guidance_scale"]
     with pytest.raises(ValueError, match="Use noise_ratio >="):
         gen.generate(rgb_images[:1], [1], 0.1, seed=0, prompts=prompts)

@@ -12,8 +12,25 @@ from genie_transforms.evaluation import METHODS
 
 @pytest.mark.slow
 def test_demo_runs_end_to_end_on_a_reduced_setting(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path), "--pairs", "2", "--steps", "10", "--episodes", "1",
-                 "--queries", "4", "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "demo",
+                "--out",
+                str(tmp_path),
+                "--pairs",
+                "2",
+                "--steps",
+                "10",
+                "--episodes",
+                "1",
+                "--queries",
+                "4",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results["methods"]) == set(METHODS) and results["model_id"] == "genie-tiny-digits"
     for row in results["methods"].values():
@@ -78,11 +95,17 @@ def test_exit_status_usage_runtime_and_bugs(tmp_path, capsys, monkeypatch, saved
         main(["generate", "--dataset", str(source), "--output", str(tmp_path / "a")])
     assert info.value.code == 2 and "--model" in capsys.readouterr().err
     # the bundled digits model on a cat/dog/car/boat dataset: refused, not 'blurry digits labelled cat'
-    assert main(["generate", "--dataset", str(source), "--model", "genie-tiny-digits", "--output", str(tmp_path / "b")]) == 2
+    assert (
+        main(["generate", "--dataset", str(source), "--model", "genie-tiny-digits", "--output", str(tmp_path / "b")])
+        == 2
+    )
     err = capsys.readouterr().err
     assert "draws the digits zero to nine and nothing else" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "b").exists()
-    assert main(["generate", "--dataset", str(tmp_path / "missing"), "--model", "x/y", "--output", str(tmp_path / "c")]) == 1
+    assert (
+        main(["generate", "--dataset", str(tmp_path / "missing"), "--model", "x/y", "--output", str(tmp_path / "c")])
+        == 1
+    )
 
     def bug(args):
         raise TypeError("a bug in genie-transforms")
@@ -97,9 +120,24 @@ def test_the_console_shows_only_our_progress_and_results(tmp_path, saved_source,
     import subprocess
     import sys
 
-    command = [sys.executable, "-m", "genie_transforms", "generate", "--dataset", str(saved_source(4)), "--model",
-               str(tiny_model_path), "--steps", "2", "--noise-ratio", "1.0", "--strategy", "random_k:1",
-               "--output", str(tmp_path / "job")]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "genie_transforms",
+        "generate",
+        "--dataset",
+        str(saved_source(4)),
+        "--model",
+        str(tiny_model_path),
+        "--steps",
+        "2",
+        "--noise-ratio",
+        "1.0",
+        "--strategy",
+        "random_k:1",
+        "--output",
+        str(tmp_path / "job"),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "merged into" in result.stdout and "shard 0/1" in result.stderr  # our results and our progress bar
@@ -119,7 +157,14 @@ def test_pictures_explain_themselves(tmp_path):
     import matplotlib
 
     before = matplotlib.get_backend()
-    rows = [{"grid": [0.5, 0.7, 0.9], "projections": [0.1, 0.5, 0.6], "r_star": 0.7, "source_name": "three",
-             "target_name": "eight"}] * 3  # fmt: skip
+    rows = [
+        {
+            "grid": [0.5, 0.7, 0.9],
+            "projections": [0.1, 0.5, 0.6],
+            "r_star": 0.7,
+            "source_name": "three",
+            "target_name": "eight",
+        }
+    ] * 3
     path = ada_curves(rows, str(tmp_path / "curves.png"))
     assert Image.open(path).width > 300 and matplotlib.get_backend() == before  # the caller's backend is kept

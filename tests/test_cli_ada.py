@@ -19,9 +19,27 @@ def source_dir(saved_source):
 @pytest.fixture
 def _args(classifier_weights):
     def args(source_dir, model, out, *extra):
-        return ["ada", "--dataset", str(source_dir), "--model", str(model), "--steps", "10", "--strategy", "random_k:2",
-                "--chunk-size", "2", "--output", str(out), "--no-progress", "--embedder", "torchvision:resnet18",
-                "--embedder-weights", str(classifier_weights), *extra]  # fmt: skip
+        return [
+            "ada",
+            "--dataset",
+            str(source_dir),
+            "--model",
+            str(model),
+            "--steps",
+            "10",
+            "--strategy",
+            "random_k:2",
+            "--chunk-size",
+            "2",
+            "--output",
+            str(out),
+            "--no-progress",
+            "--embedder",
+            "torchvision:resnet18",
+            "--embedder-weights",
+            str(classifier_weights),
+            *extra,
+        ]
 
     return args
 
@@ -32,8 +50,20 @@ def test_ada_command_writes_images_noise_table_and_curves(source_dir, tiny_model
     images = load_dataset(str(out / "dataset"), split="train")
     table = load_dataset(str(out / "noise_table"), split="train")
     assert len(images) == len(table) == 4 * 2
-    assert set(table.column_names) >= {"source_index", "source_label", "target", "r_star", "grid", "projections",
-                                       "jumps", "embedder", "model_id", "model_revision", "seed", "noise_seed"}
+    assert set(table.column_names) >= {
+        "source_index",
+        "source_label",
+        "target",
+        "r_star",
+        "grid",
+        "projections",
+        "jumps",
+        "embedder",
+        "model_id",
+        "model_revision",
+        "seed",
+        "noise_seed",
+    }
     row = table[0]
     assert row["embedder"] == "resnet18:resnet18-10-classes.safetensors" and len(row["projections"]) == 5
     assert row["r_star"] == pytest.approx(row["grid"][int(np.argmax(row["jumps"])) + 1])
@@ -74,8 +104,25 @@ def test_publish_builds_a_repository_from_the_job_folders(source_dir, tiny_model
     ada = tmp_path / "ada"
     assert main(_args(source_dir, tiny_model_path, ada, "--grid", "0.5", "0.7", "0.9")) == 0
     genie = tmp_path / "genie"
-    assert main(["generate", "--dataset", str(source_dir), "--model", str(tiny_model_path), "--steps", "10",
-                 "--strategy", "random_k:2", "--output", str(genie), "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "generate",
+                "--dataset",
+                str(source_dir),
+                "--model",
+                str(tiny_model_path),
+                "--steps",
+                "10",
+                "--strategy",
+                "random_k:2",
+                "--output",
+                str(genie),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     repo = tmp_path / "repo"
     assert main(["publish", "--genie", str(genie), "--ada", str(ada), "--output", str(repo)]) == 0
     assert "built" in capsys.readouterr().out
@@ -92,19 +139,45 @@ def test_publish_builds_a_repository_from_the_job_folders(source_dir, tiny_model
     assert main(["publish", "--output", str(tmp_path / "x")]) == 2
 
 
-def test_the_filter_runs_in_both_commands_and_is_recorded_per_row(source_dir, tiny_model_path, tmp_path, _args,
-                                                                   classifier_weights, capsys):  # fmt: skip
+def test_the_filter_runs_in_both_commands_and_is_recorded_per_row(
+    source_dir, tiny_model_path, tmp_path, _args, classifier_weights, capsys
+):
     ada = tmp_path / "ada"
-    assert main(_args(source_dir, tiny_model_path, ada, "--grid", "0.5", "0.9", "--filter", "--filter-margin", "-0.1")) == 0
+    assert (
+        main(_args(source_dir, tiny_model_path, ada, "--grid", "0.5", "0.9", "--filter", "--filter-margin", "-0.1"))
+        == 0
+    )
     rows = load_dataset(str(ada / "dataset"), split="train")
     table = load_dataset(str(ada / "noise_table"), split="train")
     assert rows.features["filter_kept"].dtype == "bool" and table["filter_score"] == rows["filter_score"]
     assert [s > -0.1 for s in rows["filter_score"]] == rows["filter_kept"]
     genie = tmp_path / "genie"
-    common = ["generate", "--dataset", str(source_dir), "--model", str(tiny_model_path), "--steps", "10",
-              "--strategy", "random_k:2", "--no-progress"]  # fmt: skip
-    assert main([*common, "--output", str(genie), "--filter-embedder", "torchvision:resnet18",
-                 "--filter-embedder-weights", str(classifier_weights)]) == 0  # fmt: skip
+    common = [
+        "generate",
+        "--dataset",
+        str(source_dir),
+        "--model",
+        str(tiny_model_path),
+        "--steps",
+        "10",
+        "--strategy",
+        "random_k:2",
+        "--no-progress",
+    ]
+    assert (
+        main(
+            [
+                *common,
+                "--output",
+                str(genie),
+                "--filter-embedder",
+                "torchvision:resnet18",
+                "--filter-embedder-weights",
+                str(classifier_weights),
+            ]
+        )
+        == 0
+    )
     rows = load_dataset(str(genie / "dataset"), split="train")
     assert len(rows) == 8 and [s > 0 for s in rows["filter_score"]] == rows["filter_kept"]
     assert main([*common, "--output", str(tmp_path / "x"), "--filter-margin", "0.2"]) == 2

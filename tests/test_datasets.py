@@ -13,6 +13,7 @@ from genie_transforms.datasets import generate_hard_negatives, genie_map, output
 from .conftest import NAMES
 from .conftest import build_dataset as make_dataset
 
+
 def rows_of(ds):
     """Comparable provenance of every row."""
     return [(r["label"], r["source_label"], r["source_index"], round(r["noise_ratio"], 4), r["noise_seed"]) for r in ds]

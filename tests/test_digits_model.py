@@ -1,6 +1,7 @@
 """The bundled `genie-tiny-digits` model really does GeNIe: checked against an oracle on held-out digits."""
 
 import importlib.metadata
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,14 @@ from PIL import Image
 
 from genie_transforms import GenieGenerator
 from genie_transforms.backbone import load_digits_backbone
-from genie_transforms.digits import DIGIT_NAMES, digits_arrays, digits_oracle, digits_prompt_map, downsample
-from genie_transforms.digits import load_digits_dataset
+from genie_transforms.digits import (
+    DIGIT_NAMES,
+    digits_arrays,
+    digits_oracle,
+    digits_prompt_map,
+    downsample,
+    load_digits_dataset,
+)
 from genie_transforms.evaluation import label_flip_curve
 from genie_transforms.loading import ASSETS, BUNDLED_MODELS
 
@@ -46,7 +53,7 @@ def test_bundled_files_are_in_the_installed_distribution():
 
 
 def test_loads_offline_by_its_reserved_name_and_is_deterministic(digits_generator):
-    images, labels, index = digits_arrays("heldout")
+    images, _labels, _index = digits_arrays("heldout")
     src = [Image.fromarray(images[0])]
     a = digits_generator.generate(src, [3], 0.8, seed=0, prompts=digits_prompt_map(), source_ids=["x"])
     b = digits_generator.generate(src, [3], 0.8, seed=0, prompts=digits_prompt_map(), source_ids=["x"])
@@ -63,13 +70,20 @@ def test_label_flip_curve_is_monotone_and_meets_floors(digits_generator):
     targets = [int(rng.choice([c for c in range(10) if c != labels[i]])) for i in pick]
     ratios = (0.3, 0.6, 0.8, 1.0)
     curve = label_flip_curve(
-        digits_generator, [Image.fromarray(images[i]) for i in pick], labels[pick].tolist(), targets, ratios,
-        oracle=oracle, prompts=digits_prompt_map(), seed=0, source_ids=[f"digits-{index[i]}" for i in pick],
-    )  # fmt: skip
+        digits_generator,
+        [Image.fromarray(images[i]) for i in pick],
+        labels[pick].tolist(),
+        targets,
+        ratios,
+        oracle=oracle,
+        prompts=digits_prompt_map(),
+        seed=0,
+        source_ids=[f"digits-{index[i]}" for i in pick],
+    )
     reach = [curve[r]["target"] for r in ratios]
     keep = [curve[r]["source"] for r in ratios]
-    assert all(b >= a - 0.1 for a, b in zip(reach, reach[1:])), curve  # monotone within tolerance
-    assert all(b <= a + 0.1 for a, b in zip(keep, keep[1:])), curve
+    assert all(b >= a - 0.1 for a, b in itertools.pairwise(reach)), curve  # monotone within tolerance
+    assert all(b <= a + 0.1 for a, b in itertools.pairwise(keep)), curve
     assert keep[0] >= 0.75 and reach[2] >= 0.85 and reach[3] >= 0.85, curve  # random weights give ~0.1 each
 
 
@@ -136,8 +150,9 @@ def test_a_second_call_on_an_in_memory_dataset_reads_the_cache(monkeypatch, tmp_
     monkeypatch.setattr(gen, "generate", lambda *a, **k: calls.append(1) or real(*a, **k))
     first = generate_hard_negatives(ds, gen, noise_ratio=1.0, targets="random_k:1")
     n = len(calls)
-    again = generate_hard_negatives(load_digits_dataset("heldout").select(range(3)), gen, noise_ratio=1.0,
-                                    targets="random_k:1")  # fmt: skip
+    again = generate_hard_negatives(
+        load_digits_dataset("heldout").select(range(3)), gen, noise_ratio=1.0, targets="random_k:1"
+    )
     assert len(calls) == n and again["noise_seed"] == first["noise_seed"]  # read back, not generated
     assert list((tmp_path / "genie_transforms").glob("*.arrow"))
     generate_hard_negatives(ds, gen, noise_ratio=1.0, targets="random_k:1", seed=1)

@@ -28,9 +28,15 @@ def test_the_callers_model_is_not_modified(rgb_images):
     embedder = torchvision_embedder(model)
     feats = embedder(rgb_images[:2])
     assert model.fc is head and model.training  # its head and its mode are its own
-    expected = torch.nn.Sequential(*list(model.children())[:-1]).eval()(
-        torch.stack([torch.from_numpy(np.asarray(im, np.float32) / 255).permute(2, 0, 1) for im in rgb_images[:2]])
-    ).flatten(1).detach().numpy()
+    expected = (
+        torch.nn.Sequential(*list(model.children())[:-1])
+        .eval()(
+            torch.stack([torch.from_numpy(np.asarray(im, np.float32) / 255).permute(2, 0, 1) for im in rgb_images[:2]])
+        )
+        .flatten(1)
+        .detach()
+        .numpy()
+    )
     expected /= np.linalg.norm(expected, axis=1, keepdims=True)
     np.testing.assert_allclose(feats, expected, atol=1e-5)
     model.train()

@@ -44,7 +44,10 @@ def test_linear_probe_matches_scikit_learn_used_directly():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(60, 8)), rng.integers(0, 3, 60)
     tx, ty = rng.normal(size=(30, 8)), rng.integers(0, 3, 30)
-    norm = lambda a: a / np.linalg.norm(a, axis=1, keepdims=True)  # noqa: E731
+
+    def norm(a):
+        return a / np.linalg.norm(a, axis=1, keepdims=True)
+
     direct = LogisticRegression(C=1.0, solver="lbfgs", max_iter=2000).fit(norm(x), y).predict(norm(tx))
     assert linear_probe_accuracy(x, y, tx, ty) == pytest.approx((direct == ty).mean())
 
@@ -135,8 +138,17 @@ def test_long_tail_evaluation_reports_every_group(setup):
     gen, embedder, prompts = setup
     images, labels = colour_images(n_per_class=12)
     test_images, test_labels = colour_images(n_per_class=4, seed=1)
-    result = evaluate_long_tail(images, labels, test_images, test_labels, embedder, generator=gen, prompts=prompts,
-                                imbalance=6.0, progress=False)  # fmt: skip
+    result = evaluate_long_tail(
+        images,
+        labels,
+        test_images,
+        test_labels,
+        embedder,
+        generator=gen,
+        prompts=prompts,
+        imbalance=6.0,
+        progress=False,
+    )
     assert set(result["methods"]) == {"none", "txt2img", "genie", "genie_filtered"}
     assert result["methods"]["none"]["extra_images"] == 0
     extra = {m: result["methods"][m]["extra_images"] for m in ("genie", "txt2img", "genie_filtered")}
@@ -149,8 +161,12 @@ def test_long_tail_evaluation_reports_every_group(setup):
 def test_paired_differences_use_the_paired_t_interval():
     from genie_transforms.evaluation.fewshot import paired_differences
 
-    acc = {"genie": [0.6, 0.7, 0.8], "txt2img": [0.5, 0.5, 0.5], "none": [0.6, 0.7, 0.8],
-           "genie_ada": [0.7, 0.81, 0.89]}  # fmt: skip
+    acc = {
+        "genie": [0.6, 0.7, 0.8],
+        "txt2img": [0.5, 0.5, 0.5],
+        "none": [0.6, 0.7, 0.8],
+        "genie_ada": [0.7, 0.81, 0.89],
+    }
     out = paired_differences(acc)
     d = out["genie - txt2img"]  # differences 0.1, 0.2, 0.3: mean 0.2, sd 0.1, t(0.975, 2) = 4.3027
     assert d["mean"] == pytest.approx(0.2) and d["ci95"] == pytest.approx(4.302653 * 0.1 / 3**0.5, rel=1e-5)

@@ -46,7 +46,10 @@ def test_the_source_class_is_not_a_third_class(colour_filter):
     assert with_source.kept and not without_source.kept
     e = np.array([1.0, 60 / 255, 0.0])
     e /= np.linalg.norm(e)
-    distance = lambda c: np.linalg.norm(e - np.eye(3)[c])  # noqa: E731  (prototypes are the unit axes)
+
+    def distance(c):
+        return np.linalg.norm(e - np.eye(3)[c])
+
     assert with_source.score == pytest.approx(distance(2) - distance(1), abs=1e-4)
     assert without_source.score == pytest.approx(distance(0) - distance(1), abs=1e-4)
 
@@ -54,8 +57,11 @@ def test_the_source_class_is_not_a_third_class(colour_filter):
 def test_margin_and_two_class_case(colour_filter):
     image = solid((200, 230, 0))
     score = colour_filter.scores([image], [1], [0])[0]
-    strict = HardNegativeFilter(colour_filter.embedder, {0: colour_filter.matrix[0], 1: colour_filter.matrix[1],
-                                                         2: colour_filter.matrix[2]}, margin=score + 0.01)  # fmt: skip
+    strict = HardNegativeFilter(
+        colour_filter.embedder,
+        {0: colour_filter.matrix[0], 1: colour_filter.matrix[1], 2: colour_filter.matrix[2]},
+        margin=score + 0.01,
+    )
     assert not strict([image], [1], [0])[0].kept
     two = HardNegativeFilter(colour_filter.embedder, {0: colour_filter.matrix[0], 1: colour_filter.matrix[1]})
     decision = two([image], [1], [0])[0]
@@ -83,8 +89,15 @@ def tiny_filter(tiny_model_path, rgb_images):
 
 def test_the_engine_records_each_decision_and_returns_every_image(tiny_generator, tiny_filter, prompts, rgb_images):
     plain = tiny_generator.generate(rgb_images, [1, 2, 3, 0], 0.8, seed=0, prompts=prompts)
-    out = tiny_generator.generate(rgb_images, [1, 2, 3, 0], 0.8, seed=0, prompts=prompts,
-                                  hard_negative_filter=tiny_filter, source_labels=[0, 1, 2, 3])  # fmt: skip
+    out = tiny_generator.generate(
+        rgb_images,
+        [1, 2, 3, 0],
+        0.8,
+        seed=0,
+        prompts=prompts,
+        hard_negative_filter=tiny_filter,
+        source_labels=[0, 1, 2, 3],
+    )
     assert all(r.filter_kept is None and r.filter_rule is None for r in plain.records)
     for a, b in zip(plain.images, out.images):  # the filter decides; it never changes an image
         assert np.array_equal(np.asarray(a), np.asarray(b))
@@ -101,23 +114,37 @@ def test_ada_records_the_filter_on_the_chosen_image(tiny_model_path, tiny_filter
     gen = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=10, progress=False)
     ada = GenieAda(gen, tiny_filter.embedder)
     protos = {c: tiny_filter.matrix[i] for i, c in enumerate(tiny_filter.classes)}
-    out = ada.run(rgb_images[:3], [1, 2, 3], prototypes=protos, seed=0, prompts=prompts, source_labels=[0, 1, 2],
-                  hard_negative_filter=tiny_filter)  # fmt: skip
+    out = ada.run(
+        rgb_images[:3],
+        [1, 2, 3],
+        prototypes=protos,
+        seed=0,
+        prompts=prompts,
+        source_labels=[0, 1, 2],
+        hard_negative_filter=tiny_filter,
+    )
     expected = tiny_filter(out.images, [1, 2, 3], [0, 1, 2])
     assert [row["filter_kept"] for row in out.table] == [d.kept for d in expected]
     assert [row["filter_score"] for row in out.table] == [r.filter_score for r in out.records]
 
 
-def test_dataset_rows_carry_the_decision_after_a_parquet_round_trip(tiny_generator, tiny_filter, make_dataset, tmp_path):
+def test_dataset_rows_carry_the_decision_after_a_parquet_round_trip(
+    tiny_generator, tiny_filter, make_dataset, tmp_path
+):
     ds = make_dataset(4)
     plain = generate_hard_negatives(ds, tiny_generator, targets="random_k:1", load_from_cache_file=False)
-    filtered = generate_hard_negatives(ds, tiny_generator, targets="random_k:1", hard_negative_filter=tiny_filter,
-                                       load_from_cache_file=False)  # fmt: skip
+    filtered = generate_hard_negatives(
+        ds, tiny_generator, targets="random_k:1", hard_negative_filter=tiny_filter, load_from_cache_file=False
+    )
     assert "filter_kept" not in plain.column_names
     assert filtered._fingerprint != plain._fingerprint
     stricter = HardNegativeFilter(tiny_filter.embedder, dict(zip(tiny_filter.classes, tiny_filter.matrix)), margin=0.5)
-    assert generate_hard_negatives(ds, tiny_generator, targets="random_k:1", hard_negative_filter=stricter,
-                                   load_from_cache_file=False)._fingerprint != filtered._fingerprint  # fmt: skip
+    assert (
+        generate_hard_negatives(
+            ds, tiny_generator, targets="random_k:1", hard_negative_filter=stricter, load_from_cache_file=False
+        )._fingerprint
+        != filtered._fingerprint
+    )
     write_parquet(filtered, tmp_path / "data" / "train-00000-of-00001.parquet")
     back = load_dataset(str(tmp_path), split="train")
     assert back.features["filter_kept"].dtype == "bool" and back.features["filter_score"].dtype == "float64"

@@ -25,14 +25,23 @@ def test_deterministic_under_a_seed(tiny_generator, prompts, rgb_images):
 
 def test_batch_and_order_invariance_with_mixed_targets_and_ratios(tiny_generator, prompts, rgb_images):
     targets, ratios, ids = [1, 2, 3, 0], [0.5, 0.75, 1.0, 0.75], ["a", "b", "c", "d"]
-    batched = tiny_generator.generate(rgb_images, targets, ratios, seed=0, prompts=prompts, source_ids=ids, batch_size=3)
+    batched = tiny_generator.generate(
+        rgb_images, targets, ratios, seed=0, prompts=prompts, source_ids=ids, batch_size=3
+    )
     order = [2, 0, 3, 1]
     shuffled = tiny_generator.generate(
-        [rgb_images[i] for i in order], [targets[i] for i in order], [ratios[i] for i in order],
-        seed=0, prompts=prompts, source_ids=[ids[i] for i in order], batch_size=4,
-    )  # fmt: skip
+        [rgb_images[i] for i in order],
+        [targets[i] for i in order],
+        [ratios[i] for i in order],
+        seed=0,
+        prompts=prompts,
+        source_ids=[ids[i] for i in order],
+        batch_size=4,
+    )
     for i in range(4):
-        alone = tiny_generator.generate([rgb_images[i]], [targets[i]], ratios[i], seed=0, prompts=prompts, source_ids=[ids[i]])
+        alone = tiny_generator.generate(
+            [rgb_images[i]], [targets[i]], ratios[i], seed=0, prompts=prompts, source_ids=[ids[i]]
+        )
         np.testing.assert_allclose(_pixels(batched.images[i]), _pixels(alone.images[0]), atol=2)
         np.testing.assert_allclose(_pixels(shuffled.images[order.index(i)]), _pixels(alone.images[0]), atol=2)
         assert batched.records[i] == alone.records[0]
@@ -72,8 +81,10 @@ def test_noise_depends_on_all_63_bits_of_the_seed():
     """Torch's CPU generator keeps only the low 32 bits of a seed; the engine's noise uses all of them."""
     low = 123_456_789
     a, b = row_noise(low, (4, 8, 8)), row_noise(low + (1 << 40), (4, 8, 8))
-    assert torch.equal(torch.randn(3, generator=torch.Generator().manual_seed(low)),
-                       torch.randn(3, generator=torch.Generator().manual_seed(low + (1 << 40))))  # the collision
+    assert torch.equal(
+        torch.randn(3, generator=torch.Generator().manual_seed(low)),
+        torch.randn(3, generator=torch.Generator().manual_seed(low + (1 << 40))),
+    )  # the collision
     assert not torch.allclose(a, b)
     assert torch.equal(a, row_noise(low, (4, 8, 8)))  # and it is deterministic
     expected = np.random.Generator(np.random.PCG64(low)).standard_normal((4, 8, 8), dtype=np.float32)
@@ -219,7 +230,9 @@ def test_wraps_a_pipeline_without_modifying_it_and_accepts_text_to_image(prompts
     gen = GenieGenerator(img2img, num_inference_steps=2, scheduler="ddim", progress=False)
     assert img2img.scheduler is original and type(gen.pipe.scheduler).__name__ == "DDIMScheduler"
     txt2img = StableDiffusionPipeline(**img2img.components)
-    out = GenieGenerator(txt2img, num_inference_steps=2, progress=False).generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts)
+    out = GenieGenerator(txt2img, num_inference_steps=2, progress=False).generate(
+        rgb_images[:1], 1, 1.0, seed=0, prompts=prompts
+    )
     assert out.records[0].steps_run == 2
     with pytest.raises(TypeError, match="needs a diffusers pipeline"):
         GenieGenerator()
@@ -227,9 +240,13 @@ def test_wraps_a_pipeline_without_modifying_it_and_accepts_text_to_image(prompts
 
 def test_turbo_style_settings_are_expressible(tiny_model_path, prompts, rgb_images):
     gen = GenieGenerator.from_pretrained(
-        tiny_model_path, num_inference_steps=2, guidance_scale=0.0, scheduler="euler", timestep_spacing="trailing",
+        tiny_model_path,
+        num_inference_steps=2,
+        guidance_scale=0.0,
+        scheduler="euler",
+        timestep_spacing="trailing",
         progress=False,
-    )  # fmt: skip
+    )
     out = gen.generate(rgb_images[:2], [1, 2], 0.5, seed=0, prompts=prompts)
     rec = out.records[0]
     assert rec.steps_run == 1 and rec.guidance_scale == 0.0 and rec.timestep_spacing == "trailing"
@@ -270,8 +287,9 @@ def test_progress_bar_can_be_shown(tiny_generator, prompts, rgb_images, capsys):
     assert "GeNIe" in capsys.readouterr().err
 
 
-def test_a_cached_hub_model_loads_offline_and_records_its_commit(tiny_model_path, tmp_path, monkeypatch, prompts,
-                                                                 rgb_images):  # fmt: skip
+def test_a_cached_hub_model_loads_offline_and_records_its_commit(
+    tiny_model_path, tmp_path, monkeypatch, prompts, rgb_images
+):
     """The real Hub code path, offline: a model in the Hugging Face cache resolves to its snapshot's commit."""
     import shutil
 
@@ -323,8 +341,10 @@ def test_concurrent_calls_from_two_threads_are_safe(tiny_model_path, prompts, rg
     gen = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=4, progress=False)
     expected = [gen.generate(rgb_images, [1, 2, 3, 0], r, seed=0, prompts=prompts) for r in (0.5, 0.75)]
     with ThreadPoolExecutor(2) as pool:
-        jobs = [pool.submit(gen.generate, rgb_images, [1, 2, 3, 0], r, seed=0, prompts=prompts)
-                for r in (0.5, 0.75, 0.5, 0.75, 0.5, 0.75)]  # fmt: skip
+        jobs = [
+            pool.submit(gen.generate, rgb_images, [1, 2, 3, 0], r, seed=0, prompts=prompts)
+            for r in (0.5, 0.75, 0.5, 0.75, 0.5, 0.75)
+        ]
         results = [job.result() for job in jobs]
     for i, out in enumerate(results):
         for a, b in zip(out.images, expected[i % 2].images):
@@ -378,7 +398,9 @@ def test_the_model_declares_its_prompt_template(tmp_path, tiny_model_path, promp
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*declares")  # warned once per template, never for its own
         gen.generate(rgb_images[:1], 1, 0.5, seed=0, prompts=PromptMap(["cat", "dog"]))
-        gen.generate(rgb_images[:1], 1, 0.5, seed=0, prompts=PromptMap(["cat", "dog"], template="a photo of the digit {}."))
+        gen.generate(
+            rgb_images[:1], 1, 0.5, seed=0, prompts=PromptMap(["cat", "dog"], template="a photo of the digit {}.")
+        )
     (folder / "genie.json").write_text(json.dumps({"prompt_template": "no slot"}))
     with pytest.raises(ValueError, match="exactly one"):
         GenieGenerator.from_pretrained(folder).prompt_template

@@ -19,8 +19,15 @@ from genie_transforms.cli import main
 from genie_transforms.datasets import generate_hard_negatives, genie_ada_map, noise_table, output_features
 from genie_transforms.embedders import Embedder
 from genie_transforms.hub import (
-    CardInfo, build_dataset_folder, check_name, check_repo_id, folder_files, load_config, load_noise_table, regenerate_ada_images,
-)  # fmt: skip
+    CardInfo,
+    build_dataset_folder,
+    check_name,
+    check_repo_id,
+    folder_files,
+    load_config,
+    load_noise_table,
+    regenerate_ada_images,
+)
 
 from .hub_server import LocalHub
 
@@ -49,14 +56,32 @@ def splits(tiny_generator, source):
     ada = GenieAda(tiny_generator, embedder, grid=(0.5, 0.75, 1.0))
     protos = class_prototypes(embedder, source["image"], source["label"])
     fn = genie_ada_map(ada, NAMES, protos, targets="random_k:1", seed=0)
-    ada_rows = source.map(fn, batched=True, with_indices=True, remove_columns=source.column_names,
-                          features=output_features(source.features["label"], ada=True))  # fmt: skip
-    return {"genie": {"train": genie}, "genie_ada": {"train": ada_rows}, "noise_table": {"train": noise_table(ada_rows)}}
+    ada_rows = source.map(
+        fn,
+        batched=True,
+        with_indices=True,
+        remove_columns=source.column_names,
+        features=output_features(source.features["label"], ada=True),
+    )
+    return {
+        "genie": {"train": genie},
+        "genie_ada": {"train": ada_rows},
+        "noise_table": {"train": noise_table(ada_rows)},
+    }
 
 
 def card_info(**changes):
-    info = dict(model_id="tiny", model_revision="abc123", seed=0, noise_ratios=[0.75], strategy="random_k:1",
-                source_dataset="local/tiny", command="genie generate ...", pretty_name="Tiny GeNIe", embedder="pooled")  # fmt: skip
+    info = {
+        "model_id": "tiny",
+        "model_revision": "abc123",
+        "seed": 0,
+        "noise_ratios": [0.75],
+        "strategy": "random_k:1",
+        "source_dataset": "local/tiny",
+        "command": "genie generate ...",
+        "pretty_name": "Tiny GeNIe",
+        "embedder": "pooled",
+    }
     return CardInfo(**{**info, **changes})
 
 
@@ -107,7 +132,9 @@ def test_an_image_folder_source_is_embedded_and_survives_the_folder(tiny_generat
     for name in ("cat", "dog"):
         (tmp_path / "src" / name).mkdir(parents=True)
         for i in range(2):
-            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "src" / name / f"{i}.png")
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+                tmp_path / "src" / name / f"{i}.png"
+            )
     source = load_dataset("imagefolder", data_dir=str(tmp_path / "src"), split="train", cache_dir=str(tmp_path / "c"))
     rows = generate_hard_negatives(source, tiny_generator, noise_ratio=1.0, keep_original=True)
     built = build_dataset_folder(tmp_path / "repo", {"genie": {"train": rows}}, card_info())
@@ -118,13 +145,16 @@ def test_an_image_folder_source_is_embedded_and_survives_the_folder(tiny_generat
     assert len(originals) == 4 and all(im.size == (32, 32) for im in originals)
 
 
-@pytest.mark.parametrize("configs, match", [
-    ({"../../escape": "x"}, "Config name '../../escape' is not allowed"),
-    ({"/abs/path": "x"}, "is not allowed"),
-    ({"": "x"}, "Config name '' is not allowed"),
-    ({"genie": "a..b"}, "Split name 'a..b' is not allowed"),
-    ({"genie": "../train"}, "Split name '../train' is not allowed"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "configs, match",
+    [
+        ({"../../escape": "x"}, "Config name '../../escape' is not allowed"),
+        ({"/abs/path": "x"}, "is not allowed"),
+        ({"": "x"}, "Config name '' is not allowed"),
+        ({"genie": "a..b"}, "Split name 'a..b' is not allowed"),
+        ({"genie": "../train"}, "Split name '../train' is not allowed"),
+    ],
+)
 def test_unsafe_names_are_refused_and_nothing_is_written(splits, tmp_path, configs, match):
     ((config, split),) = configs.items()
     with pytest.raises(ValueError, match=match):
@@ -137,8 +167,11 @@ def test_names_repo_ids_links_and_card_text_are_safe(folder, splits, tmp_path):
     for bad in ("tiny-genie", "org/na me", "org/../x", "a/b/c"):
         with pytest.raises(ValueError, match="Repository id"):
             check_repo_id(bad)
-    fenced = build_dataset_folder(tmp_path / "f", {"genie": splits["genie"]},
-                                  card_info(command="echo '```\n# injected'", pretty_name="x <b>bold</b>"))  # fmt: skip
+    fenced = build_dataset_folder(
+        tmp_path / "f",
+        {"genie": splits["genie"]},
+        card_info(command="echo '```\n# injected'", pretty_name="x <b>bold</b>"),
+    )
     text = (fenced / "README.md").read_text()
     prose = text.split("---", 2)[2]
     assert "````bash\necho '```\n# injected'\n````" in prose and "<b>" not in prose
@@ -158,20 +191,42 @@ def test_a_noise_table_read_back_from_parquet_regenerates_every_grid_value(tiny_
     """The most important promise of a published noise table: its rows, loaded back from disk, give the same images,
     for every grid value (ratios stored as float64; the step rule is immune to float32 rounding too)."""
     gen = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=steps, progress=False)
-    sweep = gen.generate([source[0]["image"]] * len(GRID), 2, list(GRID), seed=3, prompts=NAMES,
-                         source_ids=["0"] * len(GRID))  # fmt: skip
+    sweep = gen.generate(
+        [source[0]["image"]] * len(GRID), 2, list(GRID), seed=3, prompts=NAMES, source_ids=["0"] * len(GRID)
+    )
     features = output_features(source.features["label"], ada=True)
     rows = {name: [] for name in features}
     for r, image, rec in zip(GRID, sweep.images, sweep.records):
-        values = {"image": image, "label": 2, "source_label": 0, "source_index": 0, "noise_ratio": r, "prompt": rec.prompt,
-                  "prompt_template": rec.prompt_template, "seed": 3, "noise_seed": rec.noise_seed,
-                  "noise_scheme": rec.noise_scheme, "model_id": rec.model_id, "model_revision": rec.model_revision,
-                  "model_variant": None, "adapters": "[]", "r_star": r, "grid": list(GRID), "projections": [0.0] * 5,
-                  "jumps": [0.0] * 4, "mode": "exact", "embedder": "test"}  # fmt: skip
+        values = {
+            "image": image,
+            "label": 2,
+            "source_label": 0,
+            "source_index": 0,
+            "noise_ratio": r,
+            "prompt": rec.prompt,
+            "prompt_template": rec.prompt_template,
+            "seed": 3,
+            "noise_seed": rec.noise_seed,
+            "noise_scheme": rec.noise_scheme,
+            "model_id": rec.model_id,
+            "model_revision": rec.model_revision,
+            "model_variant": None,
+            "adapters": "[]",
+            "r_star": r,
+            "grid": list(GRID),
+            "projections": [0.0] * 5,
+            "jumps": [0.0] * 4,
+            "mode": "exact",
+            "embedder": "test",
+        }
         for name in features:
             rows[name].append(values[name])
     ada_rows = Dataset.from_dict(rows, features=features)
-    built = build_dataset_folder(tmp_path / "repo", {"genie_ada": {"train": ada_rows}, "noise_table": {"train": noise_table(ada_rows)}}, card_info())  # fmt: skip
+    built = build_dataset_folder(
+        tmp_path / "repo",
+        {"genie_ada": {"train": ada_rows}, "noise_table": {"train": noise_table(ada_rows)}},
+        card_info(),
+    )
     table = load_dataset(str(built), "noise_table", split="train")
     assert table["r_star"] == list(GRID)  # exact, not 0.699999988
     again = regenerate_ada_images(gen, source, table)
@@ -244,8 +299,13 @@ out = regenerate_ada_images(gen, build_dataset(4), table)
 diff = max(int(np.abs(np.asarray(a, int) - np.asarray(b, int)).max()) for a, b in zip(ada["image"], out.images))
 print(json.dumps({{"genie": len(genie), "names": genie.features["label"].names, "table": len(table), "diff": diff}}))
 """
-    env = {**os.environ, "HF_ENDPOINT": local_hub.endpoint, "HF_HUB_OFFLINE": "0", "HF_HOME": str(tmp_path / "home"),
-           "PYTHONPATH": os.getcwd()}  # fmt: skip
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": local_hub.endpoint,
+        "HF_HUB_OFFLINE": "0",
+        "HF_HOME": str(tmp_path / "home"),
+        "PYTHONPATH": os.getcwd(),
+    }
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])

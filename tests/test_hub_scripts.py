@@ -21,8 +21,9 @@ def test_build_script_gives_correctly_labelled_negatives_and_a_reproducing_noise
     from genie_transforms.hub import load_noise_table, regenerate_ada_images
 
     work = tmp_path / "digits-genie"
-    monkeypatch.setattr(sys, "argv", ["build_genie_dataset.py", "--work", str(work), "--limit", "20", "--steps", "20",
-                                      "--no-progress"])  # fmt: skip
+    monkeypatch.setattr(
+        sys, "argv", ["build_genie_dataset.py", "--work", str(work), "--limit", "20", "--steps", "20", "--no-progress"]
+    )
     runpy.run_path(str(ROOT / "hub_scripts" / "build_genie_dataset.py"), run_name="__main__")  # exits only on failure
     repo = work / "repo"
     oracle = digits_oracle()

@@ -43,7 +43,10 @@ def test_round_trip_keeps_form_size_and_pixels(name):
         np.testing.assert_array_equal(np.asarray(back), np.asarray(image))
     else:
         assert back.shape == image.shape and back.dtype == image.dtype
-        as64 = lambda x: x.double().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)  # noqa: E731
+
+        def as64(x):
+            return x.double().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
+
         tol = 0 if "uint8" in str(back.dtype) else 1 / 255 + (1e-2 if "bfloat16" in str(back.dtype) else 1e-3)
         np.testing.assert_allclose(as64(back), as64(image), atol=tol)
 

@@ -10,16 +10,31 @@ from genie_transforms.cli import main
 from genie_transforms.jobs import chunk_path, merge_chunks, missing_chunks, shard_chunks
 
 
-
 @pytest.fixture
 def source_dir(saved_source):
     return saved_source(10)
 
 
 def _args(source_dir, tiny_model_path, out, *extra):
-    return ["generate", "--dataset", str(source_dir), "--model", str(tiny_model_path), "--steps", "2",
-            "--noise-ratio", "1.0", "--strategy", "random_k:1", "--chunk-size", "3", "--output", str(out),
-            "--no-progress", *extra]  # fmt: skip
+    return [
+        "generate",
+        "--dataset",
+        str(source_dir),
+        "--model",
+        str(tiny_model_path),
+        "--steps",
+        "2",
+        "--noise-ratio",
+        "1.0",
+        "--strategy",
+        "random_k:1",
+        "--chunk-size",
+        "3",
+        "--output",
+        str(out),
+        "--no-progress",
+        *extra,
+    ]
 
 
 def _key(ds):
@@ -43,8 +58,9 @@ def test_generate_writes_chunks_and_a_loadable_dataset(source_dir, tiny_model_pa
     assert json.loads((out / "job.json").read_text())["targets"] == {"name": "random_k", "k": 1}
 
 
-def test_resume_after_a_crash_redoes_nothing_and_loses_nothing(source_dir, tiny_model_path, tmp_path, monkeypatch,
-                                                               capsys):  # fmt: skip
+def test_resume_after_a_crash_redoes_nothing_and_loses_nothing(
+    source_dir, tiny_model_path, tmp_path, monkeypatch, capsys
+):
     out = tmp_path / "job"
     real = GenieGenerator.generate
     calls = {"n": 0}
@@ -113,7 +129,9 @@ def test_generate_reads_an_imagefolder(tiny_model_path, tmp_path):
         for i in range(2):
             from PIL import Image
 
-            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "folder" / name / f"{i}.png")
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+                tmp_path / "folder" / name / f"{i}.png"
+            )
     out = tmp_path / "job"
     assert main(_args(tmp_path / "folder", tiny_model_path, out)) == 0
     ds = load_dataset(str(out / "dataset"), split="train")
@@ -130,8 +148,26 @@ def test_estimate_prints_a_projection_and_writes_nothing(source_dir, tiny_model_
 
 def test_every_model_option_reaches_the_job_settings(source_dir, tiny_model_path, tiny_embedding_path, tmp_path):
     out = tmp_path / "job"
-    assert main(_args(source_dir, tiny_model_path, out, "--preset", "fast", "--dtype", "bfloat16", "--timestep-spacing",
-                      "trailing", "--textual-inversion", f"{tiny_embedding_path}:<kitten>", "--limit", "2")) == 0  # fmt: skip
+    assert (
+        main(
+            _args(
+                source_dir,
+                tiny_model_path,
+                out,
+                "--preset",
+                "fast",
+                "--dtype",
+                "bfloat16",
+                "--timestep-spacing",
+                "trailing",
+                "--textual-inversion",
+                f"{tiny_embedding_path}:<kitten>",
+                "--limit",
+                "2",
+            )
+        )
+        == 0
+    )
     job = json.loads((out / "job.json").read_text())["generator"]
     assert job["dtype"] == "bfloat16" and job["timestep_spacing"] == "trailing" and job["num_inference_steps"] == 2
     assert job["adapters"][0]["kind"] == "textual_inversion" and job["adapters"][0]["token"] == "<kitten>"
@@ -150,15 +186,24 @@ def test_the_progress_bar_moves_with_every_batch(tiny_generator, tmp_path, capsy
         calls.append(list(indices))
         return fn(batch, indices)
 
-    stats = run_chunks(ds, counted, output_features(ds.features["label"]), tmp_path / "job", config={},
-                       chunk_size=6, rows_per_call=2, progress=True)  # fmt: skip
+    stats = run_chunks(
+        ds,
+        counted,
+        output_features(ds.features["label"]),
+        tmp_path / "job",
+        config={},
+        chunk_size=6,
+        rows_per_call=2,
+        progress=True,
+    )
     assert calls == [[0, 1], [2, 3], [4, 5]] and stats["rows_out"] == 6
     err = capsys.readouterr().err
     assert "6/6" in err and "shard 0/1" in err  # (tqdm shows the in-between updates as time allows)
 
 
-def test_replaced_weights_are_another_model_for_the_cache_and_for_a_resume(tiny_model_path, tmp_path, make_dataset,
-                                                                          saved_source, capsys):  # fmt: skip
+def test_replaced_weights_are_another_model_for_the_cache_and_for_a_resume(
+    tiny_model_path, tmp_path, make_dataset, saved_source, capsys
+):
     import shutil
 
     from genie_transforms.datasets import generate_hard_negatives
@@ -167,23 +212,34 @@ def test_replaced_weights_are_another_model_for_the_cache_and_for_a_resume(tiny_
     model = tmp_path / "model"
     shutil.copytree(tiny_model_path, model)
     ds = make_dataset(3)
-    first = generate_hard_negatives(ds, GenieGenerator.from_pretrained(model, num_inference_steps=2, progress=False),
-                                    noise_ratio=1.0, targets="random_k:1")  # fmt: skip
+    first = generate_hard_negatives(
+        ds,
+        GenieGenerator.from_pretrained(model, num_inference_steps=2, progress=False),
+        noise_ratio=1.0,
+        targets="random_k:1",
+    )
     source, out = saved_source(4), tmp_path / "job"
     assert main(_args(source, model, out, "--chunk-size", "2", "--limit", "2")) == 0
     make_tiny_pipeline(seed=7).save_pretrained(model, safe_serialization=True)  # new weights at the same path
-    again = generate_hard_negatives(ds, GenieGenerator.from_pretrained(model, num_inference_steps=2, progress=False),
-                                    noise_ratio=1.0, targets="random_k:1")  # fmt: skip
+    again = generate_hard_negatives(
+        ds,
+        GenieGenerator.from_pretrained(model, num_inference_steps=2, progress=False),
+        noise_ratio=1.0,
+        targets="random_k:1",
+    )
     assert again["model_revision"][0] != first["model_revision"][0]  # a cache miss: generated anew
-    assert any(np.abs(np.asarray(a, int) - np.asarray(b, int)).max() > 0 for a, b in zip(first["image"], again["image"]))
+    assert any(
+        np.abs(np.asarray(a, int) - np.asarray(b, int)).max() > 0 for a, b in zip(first["image"], again["image"])
+    )
     capsys.readouterr()
     assert main(_args(source, model, out, "--chunk-size", "2", "--limit", "2")) == 1
     err = capsys.readouterr().err
     assert "generator.model_revision: 'sha256:" in err and "in the job" in err and "now" in err
 
 
-def test_a_replaced_source_and_changed_settings_are_named_with_both_values(tiny_model_path, tmp_path, make_dataset,
-                                                                          capsys):  # fmt: skip
+def test_a_replaced_source_and_changed_settings_are_named_with_both_values(
+    tiny_model_path, tmp_path, make_dataset, capsys
+):
     source, out = tmp_path / "source", tmp_path / "job"
     make_dataset(4).save_to_disk(str(source))
     assert main(_args(source, tiny_model_path, out, "--dataset-revision", "v1")) == 0
@@ -193,7 +249,9 @@ def test_a_replaced_source_and_changed_settings_are_named_with_both_values(tiny_
     import shutil
 
     shutil.rmtree(source)
-    make_dataset(4, names=["cat", "dog", "car", "boat"]).map(lambda r: {"label": 3 - r["label"]}).save_to_disk(str(source))
+    make_dataset(4, names=["cat", "dog", "car", "boat"]).map(lambda r: {"label": 3 - r["label"]}).save_to_disk(
+        str(source)
+    )
     assert main(_args(source, tiny_model_path, out, "--dataset-revision", "v1")) == 1
     assert "source.fingerprint:" in capsys.readouterr().err  # same path, same row count, other data
     job = json.loads((out / "job.json").read_text())
@@ -250,8 +308,9 @@ def test_two_processes_on_one_job_folder_never_do_a_chunk_twice(saved_source, ti
     assert sorted(ds["source_index"]) == list(range(8))
 
 
-def test_everything_that_can_be_checked_is_checked_before_working(saved_source, tiny_model_path, tmp_path, capsys,
-                                                                   make_dataset):  # fmt: skip
+def test_everything_that_can_be_checked_is_checked_before_working(
+    saved_source, tiny_model_path, tmp_path, capsys, make_dataset
+):
     source = saved_source(4)
     names = tmp_path / "names.txt"
     names.write_text("cat\ndog\n")
@@ -264,8 +323,11 @@ def test_everything_that_can_be_checked_is_checked_before_working(saved_source, 
     unlabelled = tmp_path / "unlabelled"
     from datasets import ClassLabel, Value
 
-    ds = make_dataset(4).cast_column("label", Value("int64")).map(lambda r, i: {"label": -1 if i == 2 else r["label"]},
-                                                                  with_indices=True)  # fmt: skip
+    ds = (
+        make_dataset(4)
+        .cast_column("label", Value("int64"))
+        .map(lambda r, i: {"label": -1 if i == 2 else r["label"]}, with_indices=True)
+    )
     ds.cast_column("label", ClassLabel(names=["cat", "dog", "car", "boat"])).save_to_disk(str(unlabelled))
     assert main(_args(unlabelled, tiny_model_path, tmp_path / "d")) == 1
     assert "1 source rows are labelled -1 (no label), e.g. rows [2]" in capsys.readouterr().err
@@ -276,15 +338,20 @@ def test_skipped_rows_are_counted_recorded_and_published(tiny_model_path, tmp_pa
     from datasets import Image as ImageFeature
 
     ds = make_dataset(4).cast_column("image", ImageFeature(decode=False))
-    broken = ds.map(lambda r, i: {"image": {"bytes": b"not an image", "path": None} if i == 1 else r["image"]},
-                    with_indices=True, features=ds.features)  # fmt: skip
+    broken = ds.map(
+        lambda r, i: {"image": {"bytes": b"not an image", "path": None} if i == 1 else r["image"]},
+        with_indices=True,
+        features=ds.features,
+    )
     broken.save_to_disk(str(tmp_path / "source"))
     out = tmp_path / "job"
     assert main(_args(tmp_path / "source", tiny_model_path, out, "--errors", "skip")) == 0
     assert "1 source rows skipped (undecodable images: [1])" in capsys.readouterr().out
     assert json.loads((out / "job.json").read_text())["skipped_rows"] == [1]
     assert main(["publish", "--genie", str(out), "--output", str(tmp_path / "repo")]) == 0
-    assert "Source rows skipped (images that could not be decoded): 1 (1)" in (tmp_path / "repo" / "README.md").read_text()
+    assert (
+        "Source rows skipped (images that could not be decoded): 1 (1)" in (tmp_path / "repo" / "README.md").read_text()
+    )
 
 
 def test_merging_links_the_chunk_files_instead_of_loading_them(source_dir, tiny_model_path, tmp_path):
@@ -314,8 +381,21 @@ def test_real_launchers_give_the_rows_of_one_process(saved_source, tiny_model_pa
         if shutil.which("accelerate") is None:
             pytest.skip("accelerate is not installed")
         # on a machine without GPUs, --multi_gpu starts the processes with torchrun's variables (no NCCL is used)
-        command = ["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-                   "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "genie_transforms.cli"]  # fmt: skip
+        command = [
+            "accelerate",
+            "launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "-m",
+            "genie_transforms.cli",
+        ]
     result = subprocess.run([*command, *args], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "shard 0/2" in result.stdout + result.stderr and "shard 1/2" in result.stdout + result.stderr
@@ -333,12 +413,24 @@ def test_a_streamed_source_gives_the_rows_of_the_eager_one(tiny_model_path, tmp_
 
     make_dataset(5).to_parquet(str(tmp_path / "data" / "train.parquet"))
     gen = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=2, progress=False)
-    eager = generate_hard_negatives(load(str(tmp_path / "data"), split="train", cache_dir=str(tmp_path / "c")), gen,
-                                    noise_ratio=1.0, targets="random_k:1", batch_size=2)  # fmt: skip
-    streamed = generate_hard_negatives(load(str(tmp_path / "data"), split="train", streaming=True), gen,
-                                       noise_ratio=1.0, targets="random_k:1", batch_size=2)  # fmt: skip
+    eager = generate_hard_negatives(
+        load(str(tmp_path / "data"), split="train", cache_dir=str(tmp_path / "c")),
+        gen,
+        noise_ratio=1.0,
+        targets="random_k:1",
+        batch_size=2,
+    )
+    streamed = generate_hard_negatives(
+        load(str(tmp_path / "data"), split="train", streaming=True),
+        gen,
+        noise_ratio=1.0,
+        targets="random_k:1",
+        batch_size=2,
+    )
     rows = list(streamed)
-    assert [r["source_index"] for r in rows] == eager["source_index"] and [r["noise_seed"] for r in rows] == eager["noise_seed"]
+    assert [r["source_index"] for r in rows] == eager["source_index"] and [r["noise_seed"] for r in rows] == eager[
+        "noise_seed"
+    ]
     for a, b in zip(rows, eager):
         assert np.abs(np.asarray(a["image"], int) - np.asarray(b["image"], int)).max() <= 2
     out, eager_out = tmp_path / "streamed-job", tmp_path / "eager-job"
@@ -349,8 +441,9 @@ def test_a_streamed_source_gives_the_rows_of_the_eager_one(tiny_model_path, tmp_
     assert a["source_index"] == b["source_index"] and a["noise_seed"] == b["noise_seed"]
 
 
-def test_a_chunk_replaced_with_other_content_of_the_same_size_is_caught_by_its_checksum(source_dir, tiny_model_path,
-                                                                                        tmp_path):  # fmt: skip
+def test_a_chunk_replaced_with_other_content_of_the_same_size_is_caught_by_its_checksum(
+    source_dir, tiny_model_path, tmp_path
+):
     out = tmp_path / "job"
     assert main(_args(source_dir, tiny_model_path, out)) == 0
     path = chunk_path(out, 0)

@@ -80,8 +80,9 @@ def test_a_pipeline_with_offload_hooks_runs_on_its_execution_device(prompts, rgb
 def test_lora_weights_change_the_images_and_are_recorded(tiny_model_path, tiny_lora_path, prompts, rgb_images):
     pytest.importorskip("peft")
     base = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=4, progress=False)
-    lora = GenieGenerator.from_pretrained(tiny_model_path, lora=f"{tiny_lora_path}:0.8", num_inference_steps=4,
-                                          progress=False)  # fmt: skip
+    lora = GenieGenerator.from_pretrained(
+        tiny_model_path, lora=f"{tiny_lora_path}:0.8", num_inference_steps=4, progress=False
+    )
     a = base.generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts)
     b = lora.generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts)
     assert np.abs(_pixels(a.images[0]) - _pixels(b.images[0])).max() > 2
@@ -89,21 +90,25 @@ def test_lora_weights_change_the_images_and_are_recorded(tiny_model_path, tiny_l
     assert adapter["kind"] == "lora" and adapter["scale"] == 0.8 and adapter["identity"].startswith("sha256:")
     assert lora.settings["adapters"] == [adapter] and base.settings["adapters"] == []
     assert lora.settings != base.settings  # fingerprints and job settings change with the adapter
-    off = GenieGenerator.from_pretrained(tiny_model_path, lora=LoraWeights(str(tiny_lora_path), scale=0.0),
-                                         num_inference_steps=4, progress=False)  # fmt: skip
-    np.testing.assert_allclose(_pixels(off.generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts).images[0]),
-                               _pixels(a.images[0]), atol=2)  # fmt: skip
+    off = GenieGenerator.from_pretrained(
+        tiny_model_path, lora=LoraWeights(str(tiny_lora_path), scale=0.0), num_inference_steps=4, progress=False
+    )
+    np.testing.assert_allclose(
+        _pixels(off.generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts).images[0]), _pixels(a.images[0]), atol=2
+    )
     restored = pickle.loads(pickle.dumps(lora))  # configuration only
     assert len(pickle.dumps(lora)) < 10_000 and GenieGenerator.from_config(lora.config).config == lora.config
-    np.testing.assert_array_equal(_pixels(restored.generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts).images[0]),
-                                  _pixels(b.images[0]))  # fmt: skip
+    np.testing.assert_array_equal(
+        _pixels(restored.generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts).images[0]), _pixels(b.images[0])
+    )
 
 
 def test_textual_inversion_tokens_can_be_prompted(tiny_model_path, tiny_embedding_path, rgb_images):
     prompts = PromptMap(["cat", "kitten"], overrides={1: "a photo of a <kitten>."})
     plain = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=4, progress=False)
-    learned = GenieGenerator.from_pretrained(tiny_model_path, textual_inversion=str(tiny_embedding_path),
-                                             num_inference_steps=4, progress=False)  # fmt: skip
+    learned = GenieGenerator.from_pretrained(
+        tiny_model_path, textual_inversion=str(tiny_embedding_path), num_inference_steps=4, progress=False
+    )
     a = plain.generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts)
     b = learned.generate(rgb_images[:1], 1, 1.0, seed=0, prompts=prompts)
     assert "<kitten>" in learned.pipe.tokenizer.get_vocab() and "<kitten>" not in plain.pipe.tokenizer.get_vocab()
@@ -145,8 +150,11 @@ def test_from_the_hub_only_the_loaded_files_are_downloaded(tmp_path, prompts, rg
     pipe.save_pretrained(repo, safe_serialization=True)
     pipe.save_pretrained(repo, safe_serialization=True, variant="fp16")
     index = json.loads((repo / "model_index.json").read_text())
-    index.update(safety_checker=["stable_diffusion", "StableDiffusionSafetyChecker"],
-                 feature_extractor=["transformers", "CLIPImageProcessor"], requires_safety_checker=True)  # fmt: skip
+    index.update(
+        safety_checker=["stable_diffusion", "StableDiffusionSafetyChecker"],
+        feature_extractor=["transformers", "CLIPImageProcessor"],
+        requires_safety_checker=True,
+    )
     (repo / "model_index.json").write_text(json.dumps(index))
     for folder in ("safety_checker", "feature_extractor"):
         (repo / folder).mkdir()
@@ -174,7 +182,7 @@ print(json.dumps({"revision": gen.model_revision, "variant": out.records[0].mode
     fetched = [path for method, path in hub.requests if method == "GET" and "/resolve/" in path]
     assert any(p.endswith("unet/diffusion_pytorch_model.fp16.safetensors") for p in fetched)
     assert not [p for p in fetched if "safety_checker/" in p or "feature_extractor/" in p]
-    assert not [p for p in fetched if p.endswith("diffusion_pytorch_model.safetensors") or p.endswith("/model.safetensors")]
+    assert not [p for p in fetched if p.endswith(("diffusion_pytorch_model.safetensors", "/model.safetensors"))]
     assert figures["revision"] == hub.commit("model", "org/tiny-sd") and figures["variant"] == "fp16"
     (adapter,) = figures["adapters"]
     assert adapter["identity"] == f"org/tiny-lora@{hub.commit('model', 'org/tiny-lora')}" and adapter["scale"] == 1.0

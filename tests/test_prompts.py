@@ -7,8 +7,11 @@ from genie_transforms import PromptMap, clean_class_name
     "raw, everything, first",
     [
         ("n01532829_house_finch", "house finch", "house finch"),
-        ("African hunting dog, hyena dog, Cape hunting dog", "African hunting dog, hyena dog, Cape hunting dog",
-         "African hunting dog"),
+        (
+            "African hunting dog, hyena dog, Cape hunting dog",
+            "African hunting dog, hyena dog, Cape hunting dog",
+            "African hunting dog",
+        ),
         ("n02123045_tabby,  tabby_cat", "tabby, tabby cat", "tabby"),
         ("golden_retriever", "golden retriever", "golden retriever"),
         ("  tabby   cat ", "tabby cat", "tabby cat"),

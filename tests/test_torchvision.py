@@ -9,10 +9,10 @@ from torch.utils.data import DataLoader, Dataset
 
 pytest.importorskip("torchvision")  # an optional extra (not in the lowest-versions run, see .ci/run)
 
-from torchvision import tv_tensors  # noqa: E402
-from torchvision.transforms import v2  # noqa: E402
+from torchvision import tv_tensors
+from torchvision.transforms import v2
 
-from genie_transforms.torchvision import GenieTransform  # noqa: E402
+from genie_transforms.torchvision import GenieTransform
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_soft_labels_compose_with_mixup(bank_path):
     images, labels = zip(*(t(torch.rand(3, 32, 32), i % 4) for i in range(4)))
     labels = torch.stack(labels)
     assert labels.shape == (4, 4) and torch.allclose(labels.sum(1), torch.ones(4))
-    mixed_images, mixed = v2.MixUp(num_classes=4)(torch.stack(images), labels)
+    _mixed_images, mixed = v2.MixUp(num_classes=4)(torch.stack(images), labels)
     assert mixed.shape == (4, 4) and torch.allclose(mixed.sum(1), torch.ones(4))
 
 
@@ -109,7 +109,7 @@ def test_online_mode(tiny_generator, pil_image):
 
 def test_custom_labels_getter(bank_path, pil_image):
     t = GenieTransform(bank=bank_path, p=1.0, labels_getter=lambda sample: sample[2])
-    img, name, label = t(pil_image, "cat-1", torch.tensor(0))
+    _img, name, label = t(pil_image, "cat-1", torch.tensor(0))
     assert name == "cat-1" and label.item() == t.last_draw["target"]
 
 

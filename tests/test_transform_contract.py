@@ -78,8 +78,10 @@ class TorchvisionHost:
         return {"RandomApply": [v2.RandomApply([t], p=0.5)], "RandomChoice": [v2.RandomChoice([t, other])]}
 
 
-HOSTS = [pytest.param(AlbumentationsHost(), marks=needs_albumentations, id="albumentations"),
-         pytest.param(TorchvisionHost(), marks=needs_torchvision, id="torchvision")]  # fmt: skip
+HOSTS = [
+    pytest.param(AlbumentationsHost(), marks=needs_albumentations, id="albumentations"),
+    pytest.param(TorchvisionHost(), marks=needs_torchvision, id="torchvision"),
+]
 
 
 @pytest.fixture(params=HOSTS)
@@ -90,7 +92,7 @@ def host(request):
 def test_pickles_and_serialises_as_configuration(host, bank_path):
     t = host.module.GenieTransform(bank=bank_path, p=1.0, num_classes=4)
     again = pickle.loads(pickle.dumps(t))
-    image, label = host.run(host.compose([again]), host.image(), 2)
+    _image, label = host.run(host.compose([again]), host.image(), 2)
     assert label != 2
     if host.name == "albumentations":
         data = A.to_dict(A.Compose([t]))
@@ -110,7 +112,7 @@ def test_repr_and_print_work_with_an_in_memory_bank(host, bank_path, capsys):
 def test_p_zero_gives_back_the_label_as_it_went_in_and_p_one_always_applies(host, bank_path):
     for label in (1, np.int64(1), torch.tensor(1), torch.tensor([1])):
         never = host.compose([host.module.GenieTransform(bank=bank_path, p=0.0, label_mode="soft")])
-        image, out = host.run(never, host.image(), label)
+        _image, out = host.run(never, host.image(), label)
         assert out is label  # untouched, type and shape
         always = host.compose([host.module.GenieTransform(bank=bank_path, p=1.0)])
         _, new = host.run(always, host.image(), label)
@@ -119,9 +121,17 @@ def test_p_zero_gives_back_the_label_as_it_went_in_and_p_one_always_applies(host
             assert new.shape == label.shape and new.dtype == label.dtype
 
 
-@pytest.mark.parametrize("bad, match", [(1.7, "int class index"), ("3", "int class index"), (True, "int class index"),
-                                        (-1, "no class"), (9, "task has 4 classes"),
-                                        (torch.tensor([1, 2]), "one integer class index")])  # fmt: skip
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (1.7, "int class index"),
+        ("3", "int class index"),
+        (True, "int class index"),
+        (-1, "no class"),
+        (9, "task has 4 classes"),
+        (torch.tensor([1, 2]), "one integer class index"),
+    ],
+)
 def test_one_label_contract(host, bank_path, bad, match):
     for p in (0.0, 1.0):  # whether or not it applies
         pipeline = host.compose([host.module.GenieTransform(bank=bank_path, p=p)])
@@ -174,13 +184,17 @@ def test_the_class_list_is_checked_at_construction(host, bank_path):
 
 
 def test_float_dtypes_come_back_in_their_dtype(host, bank_path):
-    dtypes = [np.float16, np.float32, np.float64] if host.name == "albumentations" else [torch.float16, torch.float64,
-                                                                                         torch.bfloat16]  # fmt: skip
+    dtypes = (
+        [np.float16, np.float32, np.float64]
+        if host.name == "albumentations"
+        else [torch.float16, torch.float64, torch.bfloat16]
+    )
     for dtype in dtypes:
         if host.name == "albumentations":
             image = (IMAGE / 255).astype(dtype)
-            out = gt_a.GenieTransform(bank=bank_path, p=1.0).apply(image, draws=[{"bank_index": 0, "source_label": 0,
-                                                                                   "target": 1, "noise_ratio": 0.5}])  # fmt: skip
+            out = gt_a.GenieTransform(bank=bank_path, p=1.0).apply(
+                image, draws=[{"bank_index": 0, "source_label": 0, "target": 1, "noise_ratio": 0.5}]
+            )
         else:
             image = host.image(dtype)
             out, _ = gt_v.GenieTransform(bank=bank_path, p=1.0)(image, 0)
@@ -209,15 +223,16 @@ def test_two_workers_draw_differently_epochs_differ_and_a_seeded_run_repeats(hos
             return 8
 
         def __getitem__(self, i):
-            image, label = host.run(self.transform, host.image(), i % 4)
+            _image, label = host.run(self.transform, host.image(), i % 4)
             return int(label)
 
     def epochs(seed):
         torch.manual_seed(seed)
         pipeline = host.compose([host.module.GenieTransform(bank=bank_path, p=1.0)], seed=0)
         init = host.module.reseed_worker("transform") if host.name == "albumentations" else None
-        loader = DataLoader(Samples(pipeline), batch_size=4, num_workers=2, worker_init_fn=init,
-                            multiprocessing_context="fork")  # fmt: skip
+        loader = DataLoader(
+            Samples(pipeline), batch_size=4, num_workers=2, worker_init_fn=init, multiprocessing_context="fork"
+        )
         return [[y for batch in loader for y in batch.tolist()] for _ in range(2)]
 
     first, again = epochs(0), epochs(0)
@@ -285,7 +300,9 @@ def test_torchvision_batches_and_cutmix_on_a_dataloader_batch(bank_path):
     for i, was in enumerate(applied):
         assert was == (new[i] != labels[i]).item() == (not torch.equal(out[i], images[i]))
     batch = tv_tensors.Image(images.float() / 255)
-    mixed_images, mixed = v2.Compose([gt_v.GenieTransform(bank=bank_path, p=0.5), v2.CutMix(num_classes=4)])(batch, labels)
+    mixed_images, mixed = v2.Compose([gt_v.GenieTransform(bank=bank_path, p=0.5), v2.CutMix(num_classes=4)])(
+        batch, labels
+    )
     assert mixed_images.shape == batch.shape and mixed.shape == (6, 4)
 
 
@@ -294,7 +311,8 @@ def test_albumentationsx_is_refused_clearly(monkeypatch):
     import importlib.metadata
 
     real = importlib.metadata.version
-    monkeypatch.setattr(importlib.metadata, "version",
-                        lambda name: "2.4.1" if name == "albumentationsx" else real(name))  # fmt: skip
+    monkeypatch.setattr(
+        importlib.metadata, "version", lambda name: "2.4.1" if name == "albumentationsx" else real(name)
+    )
     with pytest.raises(ImportError, match="AlbumentationsX 2.4.1 is installed"):
         gt_a._check_albumentations()

@@ -78,8 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"genie {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"genie {args.command}: interrupted; finished work is kept, run the same command again to resume",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"genie {args.command}: interrupted; finished work is kept, run the same command again to resume",
+            file=sys.stderr,
+        )
         return 130
     except (ValueError, OSError, ImportError, RuntimeError) as err:
         print(f"genie {args.command}: error: {err}", file=sys.stderr)

@@ -19,10 +19,23 @@ import argparse
 from pathlib import Path
 
 from .common import (
-    add_filter_arguments, add_job_arguments, add_model_arguments, add_parser, add_prototype_arguments,
-    add_source_arguments, add_strategy_arguments, build_filter, build_generator, build_prototypes, build_strategy, finish_job,
-    positive_int, read_source, rows_per_call, shard_from_env,
-)  # fmt: skip
+    add_filter_arguments,
+    add_job_arguments,
+    add_model_arguments,
+    add_parser,
+    add_prototype_arguments,
+    add_source_arguments,
+    add_strategy_arguments,
+    build_filter,
+    build_generator,
+    build_prototypes,
+    build_strategy,
+    finish_job,
+    positive_int,
+    read_source,
+    rows_per_call,
+    shard_from_env,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,13 +45,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_job_arguments(parser)
     group = parser.add_argument_group("GeNIe-Ada")
     add_strategy_arguments(group)
-    group.add_argument("--grid", type=float, nargs="+", default=[0.5, 0.6, 0.7, 0.8, 0.9], help="noise ratios to choose from")
-    group.add_argument("--mode", choices=("exact", "cheap"), default="exact",
-                       help="exact (the reference rule) or cheap (a coarse sweep, then one full generation)")
+    group.add_argument(
+        "--grid", type=float, nargs="+", default=[0.5, 0.6, 0.7, 0.8, 0.9], help="noise ratios to choose from"
+    )
+    group.add_argument(
+        "--mode",
+        choices=("exact", "cheap"),
+        default="exact",
+        help="exact (the reference rule) or cheap (a coarse sweep, then one full generation)",
+    )
     group.add_argument("--cheap-steps", type=positive_int, default=10, help="coarse schedule of the cheap sweep")
-    group.add_argument("--embedder", required=True,
-                       help="the classifier's backbone: torchvision:ARCH (with --embedder-weights), or "
-                            "genie-tiny-digits (the bundled digits backbone, for the digits only)")  # fmt: skip
+    group.add_argument(
+        "--embedder",
+        required=True,
+        help="the classifier's backbone: torchvision:ARCH (with --embedder-weights), or "
+        "genie-tiny-digits (the bundled digits backbone, for the digits only)",
+    )
     group.add_argument("--embedder-weights", type=Path, default=None, help="safetensors state dict of the classifier")
     add_prototype_arguments(group)
     add_filter_arguments(group, own_embedder=False)
@@ -66,18 +88,39 @@ def run(args: argparse.Namespace) -> int:
     ada = GenieAda(gen, embedder, grid=args.grid, mode=args.mode, cheap_steps=args.cheap_steps)
     prototypes = build_prototypes(args, source, embedder)
     keep = build_filter(args, args.filter, embedder, prototypes)
-    fn = genie_ada_map(ada, source.prompts, prototypes, targets=strategy, seed=args.seed,
-                       image_column=args.image_column, label_column=args.label_column, errors=args.errors,
-                       hard_negative_filter=keep)  # fmt: skip
+    fn = genie_ada_map(
+        ada,
+        source.prompts,
+        prototypes,
+        targets=strategy,
+        seed=args.seed,
+        image_column=args.image_column,
+        label_column=args.label_column,
+        errors=args.errors,
+        hard_negative_filter=keep,
+    )
     ds = source.ds.cast_column(args.image_column, ImageFeature(decode=False))
-    config = {"command": "ada", "dataset": args.dataset, "split": args.split, "source": source.identity,
-              "prototype_images": args.prototype_images, **fn.config}  # fmt: skip
+    config = {
+        "command": "ada",
+        "dataset": args.dataset,
+        "split": args.split,
+        "source": source.identity,
+        "prototype_images": args.prototype_images,
+        **fn.config,
+    }
     per_source = targets_per_source(strategy, source.prompts.labels) * len(ada.grid)
     stats = run_chunks(
-        ds, fn, output_features(ds.features[args.label_column], ada=True, filtered=keep is not None), args.output, config=config,
-        chunk_size=args.chunk_size, num_shards=num_shards, shard_index=shard_index,
-        rows_per_call=rows_per_call(gen.batch_size, per_source), progress=not args.no_progress,
-    )  # fmt: skip
+        ds,
+        fn,
+        output_features(ds.features[args.label_column], ada=True, filtered=keep is not None),
+        args.output,
+        config=config,
+        chunk_size=args.chunk_size,
+        num_shards=num_shards,
+        shard_index=shard_index,
+        rows_per_call=rows_per_call(gen.batch_size, per_source),
+        progress=not args.no_progress,
+    )
     folder = finish_job(args, stats, num_shards, shard_index, "Ada images")
     if folder is None:
         return 0

@@ -27,8 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 16], help="engine batch sizes to time")
     parser.add_argument("--repeats", type=int, default=1, help="timed runs per figure, best kept (after a warm-up)")
     parser.add_argument("--ada-pairs", type=int, default=32, help="pairs for the Ada figures (0 to skip)")
-    parser.add_argument("--quality-images", type=int, default=200, help="images for the fast preset's oracle figures "
-                        "(0 to skip)")  # fmt: skip
+    parser.add_argument(
+        "--quality-images", type=int, default=200, help="images for the fast preset's oracle figures (0 to skip)"
+    )
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     parser.add_argument("--channels-last", action="store_true", help="measure with the UNet in channels-last format")
     parser.add_argument("--compile", action="store_true", help="measure with torch.compile on the UNet")
@@ -49,8 +50,14 @@ def run(args: argparse.Namespace) -> int:
     model = args.model
     if model == "tiny":
         model = str(save_tiny_pipeline(Path(tempfile.mkdtemp()) / "tiny-sd"))
-    gen = GenieGenerator.from_pretrained(model, device=args.device, num_inference_steps=args.steps, progress=False,
-                                         channels_last=args.channels_last, compile_unet=args.compile)  # fmt: skip
+    gen = GenieGenerator.from_pretrained(
+        model,
+        device=args.device,
+        num_inference_steps=args.steps,
+        progress=False,
+        channels_last=args.channels_last,
+        compile_unet=args.compile,
+    )
     digits = args.model == "genie-tiny-digits"
     rng = np.random.default_rng(0)
     images, labels, _ = digits_arrays("heldout")
@@ -63,18 +70,27 @@ def run(args: argparse.Namespace) -> int:
         return src, [int(rng.choice([c for c in range(10) if c != labels[i]])) for i in pick]
 
     sources, targets = sample(args.images)
-    figures: dict = {"model": args.model, "device": str(gen.pipe.device), "env": report(),
-                     "channels_last": args.channels_last, "compile": args.compile,
-                     "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine()}  # fmt: skip
-    figures["throughput"] = t = bench_throughput(gen, sources, targets, prompts, args.noise_ratio, args.batch_sizes,
-                                                 args.repeats)  # fmt: skip
+    figures: dict = {
+        "model": args.model,
+        "device": str(gen.pipe.device),
+        "env": report(),
+        "channels_last": args.channels_last,
+        "compile": args.compile,
+        "threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(),
+    }
+    figures["throughput"] = t = bench_throughput(
+        gen, sources, targets, prompts, args.noise_ratio, args.batch_sizes, args.repeats
+    )
     print(f"{args.model} on {figures['device']}, {args.images} images, r = {args.noise_ratio}, {args.steps} steps")
     print("| batch | images/s | x naive loop |\n| --- | --- | --- |")
     print(f"| naive (1 call per image) | {t['naive_images_per_s']:.2f} | 1.00 |")
     for bs, ips in t["engine_images_per_s"].items():
         print(f"| {bs} | {ips:.2f} | {t['speedup_vs_naive'][bs]:.2f} |")
-    print(f"UNet-only floor {t['unet_floor_s']:.2f} s; engine {t['engine_s_at_best_batch']:.2f} s "
-          f"({t['overhead_over_unet_floor']:.2f}x the floor); peak memory {t['peak_memory_mb']:.0f} MiB")  # fmt: skip
+    print(
+        f"UNet-only floor {t['unet_floor_s']:.2f} s; engine {t['engine_s_at_best_batch']:.2f} s "
+        f"({t['overhead_over_unet_floor']:.2f}x the floor); peak memory {t['peak_memory_mb']:.0f} MiB"
+    )
     if digits and args.ada_pairs > 0:
         from ..ada import class_prototypes
         from ..embedders import digits_embedder
@@ -90,22 +106,33 @@ def run(args: argparse.Namespace) -> int:
             print(f"| {k} | {a['steps_per_image'][k]:.1f} | {a['seconds_per_image'][k]:.4f} | {ratio:.2f} |")
         print(f"cheap Ada picks the same r* as exact Ada for {a['agreement']:.0%} of {a['pairs']} pairs")
     if digits and args.quality_images > 0:
-        oracle = lambda ims: digits_oracle().predict(downsample(np.stack([np.asarray(im) for im in ims])))  # noqa: E731
+
+        def oracle(ims):
+            return digits_oracle().predict(downsample(np.stack([np.asarray(im) for im in ims])))
+
         q_sources, q_targets = sample(args.quality_images)
         fast = GenieGenerator.from_pretrained(model, device=args.device, preset="fast", progress=False, batch_size=16)
         best = str(max(args.batch_sizes))
-        fast_s = timed(lambda: fast.generate(sources, targets, args.noise_ratio, seed=0, prompts=prompts), fast.pipe.device)
+        fast_s = timed(
+            lambda: fast.generate(sources, targets, args.noise_ratio, seed=0, prompts=prompts), fast.pipe.device
+        )
         figures["fast_preset"] = f = {
             "settings": PRESETS["fast"],
             "images_per_s": args.images / fast_s,
             "speedup_vs_naive_at_paper_steps": (args.images / fast_s) / t["naive_images_per_s"],
             "paper_engine_images_per_s": t["engine_images_per_s"][best],
-            "oracle_reads_target_paper": oracle_consistency(gen, q_sources, q_targets, prompts, oracle, args.noise_ratio),
-            "oracle_reads_target_fast": oracle_consistency(fast, q_sources, q_targets, prompts, oracle, args.noise_ratio),
+            "oracle_reads_target_paper": oracle_consistency(
+                gen, q_sources, q_targets, prompts, oracle, args.noise_ratio
+            ),
+            "oracle_reads_target_fast": oracle_consistency(
+                fast, q_sources, q_targets, prompts, oracle, args.noise_ratio
+            ),
         }
-        print(f"fast preset ({PRESETS['fast']['num_inference_steps']} steps): {f['images_per_s']:.2f} images/s, "
-              f"{f['speedup_vs_naive_at_paper_steps']:.1f}x the reference loop at {args.steps} steps; oracle reads the "
-              f"target {f['oracle_reads_target_fast']:.1%} (paper settings: {f['oracle_reads_target_paper']:.1%})")  # fmt: skip
+        print(
+            f"fast preset ({PRESETS['fast']['num_inference_steps']} steps): {f['images_per_s']:.2f} images/s, "
+            f"{f['speedup_vs_naive_at_paper_steps']:.1f}x the reference loop at {args.steps} steps; oracle reads the "
+            f"target {f['oracle_reads_target_fast']:.1%} (paper settings: {f['oracle_reads_target_paper']:.1%})"
+        )
     args.json.write_text(json.dumps(figures, indent=2, default=str))
     print(f"wrote {args.json}")
     return 0

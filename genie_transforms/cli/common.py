@@ -15,9 +15,22 @@ from pathlib import Path
 from typing import Any
 
 PACKAGES = (
-    "genie-transforms", "torch", "diffusers", "transformers", "datasets", "huggingface-hub", "safetensors",
-    "accelerate", "peft", "albumentations", "albumentationsx", "torchvision", "scikit-learn", "numpy", "pillow",
-)  # fmt: skip
+    "genie-transforms",
+    "torch",
+    "diffusers",
+    "transformers",
+    "datasets",
+    "huggingface-hub",
+    "safetensors",
+    "accelerate",
+    "peft",
+    "albumentations",
+    "albumentationsx",
+    "torchvision",
+    "scikit-learn",
+    "numpy",
+    "pillow",
+)
 BUNDLED_MODEL = "genie-tiny-digits"
 SCHEDULER_CHOICES = ("dpmsolver++", "ddim", "euler", "lcm", "pipeline")
 PRESET_CHOICES = ("paper", "fast", "turbo", "lcm")
@@ -42,36 +55,73 @@ def positive_int(text: str) -> int:
     return value
 
 
-def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str | None = None, steps: int | None = None,
-                        batch_size: int = 8) -> None:  # fmt: skip
+def add_model_arguments(
+    parser: argparse.ArgumentParser, *, default_model: str | None = None, steps: int | None = None, batch_size: int = 8
+) -> None:
     """Model and generation options (the same in `genie generate`, `genie ada` and `genie demo`)."""
     group = parser.add_argument_group("model")
     if default_model is None:
-        group.add_argument("--model", required=True,
-                           help=f"Hub id or local folder of the diffusion model ({BUNDLED_MODEL}: the small digits "
-                                "model the package ships, for the digits only)")  # fmt: skip
+        group.add_argument(
+            "--model",
+            required=True,
+            help=f"Hub id or local folder of the diffusion model ({BUNDLED_MODEL}: the small digits "
+            "model the package ships, for the digits only)",
+        )
     else:
         group.add_argument("--model", default=default_model, help="Hub id or local folder of the diffusion model")
     group.add_argument("--revision", default=None, help="Hub revision (commit) of the model; pin it")
-    group.add_argument("--preset", choices=PRESET_CHOICES, default=None,
-                       help="settings preset: paper (METHOD.md), fast (20 steps), turbo (SD-Turbo), lcm; explicit "
-                            "options win")  # fmt: skip
-    group.add_argument("--steps", type=positive_int, default=steps,
-                       help="denoising steps of the full schedule (the preset's, else 50 as the paper)")
+    group.add_argument(
+        "--preset",
+        choices=PRESET_CHOICES,
+        default=None,
+        help="settings preset: paper (METHOD.md), fast (20 steps), turbo (SD-Turbo), lcm; explicit options win",
+    )
+    group.add_argument(
+        "--steps",
+        type=positive_int,
+        default=steps,
+        help="denoising steps of the full schedule (the preset's, else 50 as the paper)",
+    )
     group.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (the preset's, else 7.5)")
-    group.add_argument("--scheduler", choices=SCHEDULER_CHOICES, default=None,
-                       help="scheduler (the preset's, else dpmsolver++); 'pipeline' keeps the model's own")
-    group.add_argument("--timestep-spacing", choices=("linspace", "leading", "trailing"), default=None,
-                       help="timestep spacing (the scheduler's own by default; trailing for Turbo models)")
-    group.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default=None,
-                       help="weights dtype (float16 on CUDA, float32 on CPU)")
+    group.add_argument(
+        "--scheduler",
+        choices=SCHEDULER_CHOICES,
+        default=None,
+        help="scheduler (the preset's, else dpmsolver++); 'pipeline' keeps the model's own",
+    )
+    group.add_argument(
+        "--timestep-spacing",
+        choices=("linspace", "leading", "trailing"),
+        default=None,
+        help="timestep spacing (the scheduler's own by default; trailing for Turbo models)",
+    )
+    group.add_argument(
+        "--dtype",
+        choices=("float32", "float16", "bfloat16"),
+        default=None,
+        help="weights dtype (float16 on CUDA, float32 on CPU)",
+    )
     group.add_argument("--variant", default=None, help="weights variant to download and load, e.g. fp16")
-    group.add_argument("--offload", choices=("model", "sequential"), default=None,
-                       help="CPU offload for GPUs with little memory (needs accelerate and CUDA)")
-    group.add_argument("--lora", action="append", default=[], metavar="SOURCE[:SCALE]",
-                       help="LoRA weights (.safetensors file, folder or Hub id); repeat for several")
-    group.add_argument("--textual-inversion", action="append", default=[], metavar="SOURCE[:<TOKEN>]",
-                       help="learned token embedding (.safetensors); prompts can then name the token")
+    group.add_argument(
+        "--offload",
+        choices=("model", "sequential"),
+        default=None,
+        help="CPU offload for GPUs with little memory (needs accelerate and CUDA)",
+    )
+    group.add_argument(
+        "--lora",
+        action="append",
+        default=[],
+        metavar="SOURCE[:SCALE]",
+        help="LoRA weights (.safetensors file, folder or Hub id); repeat for several",
+    )
+    group.add_argument(
+        "--textual-inversion",
+        action="append",
+        default=[],
+        metavar="SOURCE[:<TOKEN>]",
+        help="learned token embedding (.safetensors); prompts can then name the token",
+    )
     group.add_argument("--batch-size", type=positive_int, default=batch_size, help="rows per pipeline call")
     group.add_argument("--device", default=None, help="cuda, cuda:1 or cpu (default: this process's GPU, or cpu)")
 
@@ -80,13 +130,27 @@ def build_generator(args: argparse.Namespace, **overrides: Any):
     """A `GenieGenerator` from the model options (loaded lazily; its revision resolved now, for job settings)."""
     from ..generator import GenieGenerator
 
-    settings = {"num_inference_steps": args.steps, "guidance_scale": args.guidance, "scheduler": args.scheduler,
-                "timestep_spacing": args.timestep_spacing, **overrides}  # fmt: skip
+    settings = {
+        "num_inference_steps": args.steps,
+        "guidance_scale": args.guidance,
+        "scheduler": args.scheduler,
+        "timestep_spacing": args.timestep_spacing,
+        **overrides,
+    }
     gen = GenieGenerator.from_pretrained(
-        args.model, revision=args.revision, device=process_device(args.device), dtype=args.dtype, variant=args.variant,
-        offload=args.offload, lora=args.lora, textual_inversion=args.textual_inversion, preset=args.preset,
-        batch_size=args.batch_size, progress=False, **{k: v for k, v in settings.items() if v is not None},
-    )  # fmt: skip
+        args.model,
+        revision=args.revision,
+        device=process_device(args.device),
+        dtype=args.dtype,
+        variant=args.variant,
+        offload=args.offload,
+        lora=args.lora,
+        textual_inversion=args.textual_inversion,
+        preset=args.preset,
+        batch_size=args.batch_size,
+        progress=False,
+        **{k: v for k, v in settings.items() if v is not None},
+    )
     gen.resolve_revision()
     return gen
 
@@ -94,62 +158,103 @@ def build_generator(args: argparse.Namespace, **overrides: Any):
 def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool = True, streaming: bool = False) -> None:
     """Source-dataset options."""
     group = parser.add_argument_group("source dataset")
-    group.add_argument("--dataset", required=required, default=None,
-                       help="Hub id, save_to_disk folder, or data folder (imagefolder, parquet)")
+    group.add_argument(
+        "--dataset",
+        required=required,
+        default=None,
+        help="Hub id, save_to_disk folder, or data folder (imagefolder, parquet)",
+    )
     group.add_argument("--config", default=None, help="dataset configuration name")
     group.add_argument("--dataset-revision", default=None, help="Hub revision (commit) of the dataset; pin it")
     group.add_argument("--split", default="train", help="split to read")
     group.add_argument("--image-column", default="image", help="an Image column")
     group.add_argument("--label-column", default="label", help="a ClassLabel column (its names make the prompts)")
-    group.add_argument("--class-names", type=Path, default=None,
-                       help="text file with one readable class name per line, in label order (for bare ids)")
-    group.add_argument("--template", default=None,
-                       help="prompt template with one {} (default: the model's declared one, else 'a photo of a {}.')")
-    group.add_argument("--synonyms", choices=("all", "first"), default="all",
-                       help="for WordNet synonym lists ('tabby, tabby cat'): keep all (the reference code) or the first")
+    group.add_argument(
+        "--class-names",
+        type=Path,
+        default=None,
+        help="text file with one readable class name per line, in label order (for bare ids)",
+    )
+    group.add_argument(
+        "--template",
+        default=None,
+        help="prompt template with one {} (default: the model's declared one, else 'a photo of a {}.')",
+    )
+    group.add_argument(
+        "--synonyms",
+        choices=("all", "first"),
+        default="all",
+        help="for WordNet synonym lists ('tabby, tabby cat'): keep all (the reference code) or the first",
+    )
     group.add_argument("--limit", type=positive_int, default=None, help="use only the first N rows (to try a run)")
     if streaming:
-        group.add_argument("--streaming", action="store_true",
-                           help="read the source as a stream (a Hub dataset too large to download first); needs "
-                                "--limit unless the dataset says how many rows it has")  # fmt: skip
+        group.add_argument(
+            "--streaming",
+            action="store_true",
+            help="read the source as a stream (a Hub dataset too large to download first); needs "
+            "--limit unless the dataset says how many rows it has",
+        )
 
 
 def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of a resumable, sharded job."""
     group = parser.add_argument_group("job")
-    group.add_argument("--seed", type=int, default=0, help="global seed (each row's noise comes from it, its source "
-                       "index and target)")  # fmt: skip
+    group.add_argument(
+        "--seed", type=int, default=0, help="global seed (each row's noise comes from it, its source index and target)"
+    )
     group.add_argument("--output", type=Path, required=True, help="job folder (chunks, job.json, dataset/)")
     group.add_argument("--chunk-size", type=positive_int, default=64, help="source rows per parquet chunk")
-    group.add_argument("--num-shards", type=positive_int, default=None, help="number of processes (default: WORLD_SIZE or 1)")
+    group.add_argument(
+        "--num-shards", type=positive_int, default=None, help="number of processes (default: WORLD_SIZE or 1)"
+    )
     group.add_argument("--shard-index", type=int, default=None, help="this process's shard (default: RANK or 0)")
-    group.add_argument("--errors", choices=("raise", "skip"), default="raise", help="on an image that cannot be decoded")
+    group.add_argument(
+        "--errors", choices=("raise", "skip"), default="raise", help="on an image that cannot be decoded"
+    )
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def add_strategy_arguments(parser: Any) -> None:
-    parser.add_argument("--strategy", default="all_others",
-                        help="targets of each source: all_others (every other class, the paper's few-shot pairing), "
-                             "random_k:K, confusion_top_k:K (with --confusion) or to_tail:K")  # fmt: skip
-    parser.add_argument("--confusion", type=Path, default=None,
-                        help=".npy confusion matrix (true x predicted) for confusion_top_k / to_tail")
+    parser.add_argument(
+        "--strategy",
+        default="all_others",
+        help="targets of each source: all_others (every other class, the paper's few-shot pairing), "
+        "random_k:K, confusion_top_k:K (with --confusion) or to_tail:K",
+    )
+    parser.add_argument(
+        "--confusion",
+        type=Path,
+        default=None,
+        help=".npy confusion matrix (true x predicted) for confusion_top_k / to_tail",
+    )
 
 
 def add_filter_arguments(parser: Any, *, own_embedder: bool) -> None:
     """The hard-negative filter's options; with `own_embedder`, it names its embedder (else it uses --embedder)."""
     if own_embedder:
-        parser.add_argument("--filter-embedder", default=None,
-                            help="keep-hard-negatives filter with this backbone (torchvision:ARCH or genie-tiny-digits): "
-                                 "each row records filter_kept and filter_score (off by default)")  # fmt: skip
-        parser.add_argument("--filter-embedder-weights", type=Path, default=None,
-                            help="safetensors state dict of --filter-embedder")
+        parser.add_argument(
+            "--filter-embedder",
+            default=None,
+            help="keep-hard-negatives filter with this backbone (torchvision:ARCH or genie-tiny-digits): "
+            "each row records filter_kept and filter_score (off by default)",
+        )
+        parser.add_argument(
+            "--filter-embedder-weights", type=Path, default=None, help="safetensors state dict of --filter-embedder"
+        )
     else:
-        parser.add_argument("--filter", action="store_true",
-                            help="also record the keep-hard-negatives filter's decision (filter_kept, filter_score) "
-                                 "with --embedder and its prototypes")  # fmt: skip
-    parser.add_argument("--filter-margin", type=float, default=None,
-                        help="the filter keeps an image nearer its target's prototype than every third class's by "
-                             "more than this (default 0)")  # fmt: skip
+        parser.add_argument(
+            "--filter",
+            action="store_true",
+            help="also record the keep-hard-negatives filter's decision (filter_kept, filter_score) "
+            "with --embedder and its prototypes",
+        )
+    parser.add_argument(
+        "--filter-margin",
+        type=float,
+        default=None,
+        help="the filter keeps an image nearer its target's prototype than every third class's by "
+        "more than this (default 0)",
+    )
 
 
 def build_filter(args: argparse.Namespace, enabled: bool, embedder: Any, prototypes: Any) -> Any:
@@ -164,8 +269,12 @@ def build_filter(args: argparse.Namespace, enabled: bool, embedder: Any, prototy
 
 
 def add_prototype_arguments(parser: Any) -> None:
-    parser.add_argument("--prototype-images", type=positive_int, default=64,
-                        help="real images per class (from the whole split) whose mean embedding is its prototype")
+    parser.add_argument(
+        "--prototype-images",
+        type=positive_int,
+        default=64,
+        help="real images per class (from the whole split) whose mean embedding is its prototype",
+    )
 
 
 def prototype_rows(labels: list[int], per_class: int) -> list[int]:
@@ -226,8 +335,10 @@ def read_source(args: argparse.Namespace, gen: Any, streaming: bool = False) -> 
         names = [line.strip() for line in args.class_names.read_text().splitlines() if line.strip()]
         expected = getattr(feature, "num_classes", None)
         if expected is not None and len(names) != expected:
-            raise UsageError(f"--class-names {args.class_names} has {len(names)} names, but {args.label_column!r} has "
-                             f"{expected} classes; give one name per class, in label order.")  # fmt: skip
+            raise UsageError(
+                f"--class-names {args.class_names} has {len(names)} names, but {args.label_column!r} has "
+                f"{expected} classes; give one name per class, in label order."
+            )
     elif hasattr(feature, "names"):
         names = list(feature.names)
     template = args.template or gen.prompt_template
@@ -236,8 +347,15 @@ def read_source(args: argparse.Namespace, gen: Any, streaming: bool = False) -> 
         prompts = PromptMap(names, synonyms=args.synonyms, **({"template": template} if template else {}))
     prompts = prompt_map_for(full.features, args.label_column, prompts, gen)
     check_bundled(args, [prompts.names[i] for i in prompts.labels])
-    identity = {"dataset": args.dataset, "revision": args.dataset_revision, "config": args.config, "split": args.split,
-                "fingerprint": getattr(full, "_fingerprint", None), "num_rows": num_rows, "streaming": streaming}  # fmt: skip
+    identity = {
+        "dataset": args.dataset,
+        "revision": args.dataset_revision,
+        "config": args.config,
+        "split": args.split,
+        "fingerprint": getattr(full, "_fingerprint", None),
+        "num_rows": num_rows,
+        "streaming": streaming,
+    }
     return SourceData(ds, full, prompts, [prompts.names[i] for i in prompts.labels], num_rows, identity)
 
 
@@ -251,7 +369,9 @@ def build_strategy(args: argparse.Namespace, source: SourceData) -> Any:
     counts = None
     if args.strategy.startswith("to_tail"):
         if source.identity["streaming"]:
-            raise UsageError("--strategy to_tail counts the images of each class: it needs the whole split, not a stream.")
+            raise UsageError(
+                "--strategy to_tail counts the images of each class: it needs the whole split, not a stream."
+            )
         labels = np.asarray(source.full[args.label_column])
         counts = np.maximum(np.bincount(labels, minlength=len(source.names)), 1).tolist()
     return get_strategy(args.strategy, confusion=confusion, class_counts=counts)
@@ -265,8 +385,10 @@ def finish_job(args: argparse.Namespace, stats: dict[str, Any], num_shards: int,
     skipped = stats["skipped_rows"]
     note = f"; {len(skipped)} source rows skipped (undecodable images: {skipped[:10]})" if skipped else ""
     busy = f"; chunks {stats['chunks_busy']} are being generated by another process" if stats["chunks_busy"] else ""
-    print(f"shard {shard_index}/{num_shards}: {stats['chunks_done']} chunks written ({stats['rows_out']} {what} from "
-          f"{stats['rows_in']} sources), {stats['chunks_skipped']} already done{note}{busy}")  # fmt: skip
+    print(
+        f"shard {shard_index}/{num_shards}: {stats['chunks_done']} chunks written ({stats['rows_out']} {what} from "
+        f"{stats['rows_in']} sources), {stats['chunks_skipped']} already done{note}{busy}"
+    )
     missing = missing_chunks(args.output)
     if missing:
         print(f"{len(missing)} chunks are still to do (other shards or processes); the last to finish merges them")

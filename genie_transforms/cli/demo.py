@@ -26,14 +26,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, default=Path("genie-output"), help="output folder")
     add_model_arguments(parser, default_model=BUNDLED_MODEL, steps=20, batch_size=64)
     group = parser.add_argument_group("data and backbone")
-    group.add_argument("--dataset", default=None, help="Hub id or folder of an image-classification dataset "
-                       "(default: the digits' held-out split, with the bundled model)")  # fmt: skip
+    group.add_argument(
+        "--dataset",
+        default=None,
+        help="Hub id or folder of an image-classification dataset "
+        "(default: the digits' held-out split, with the bundled model)",
+    )
     group.add_argument("--split", default="train", help="split of --dataset")
     group.add_argument("--image-column", default="image", help="an Image column of --dataset")
     group.add_argument("--label-column", default="label", help="a ClassLabel column of --dataset")
-    group.add_argument("--embedder", default=BUNDLED_MODEL,
-                       help="the few-shot backbone: genie-tiny-digits (bundled, digits only) or torchvision:ARCH")
-    group.add_argument("--embedder-weights", type=Path, default=None, help="safetensors state dict for torchvision:ARCH")
+    group.add_argument(
+        "--embedder",
+        default=BUNDLED_MODEL,
+        help="the few-shot backbone: genie-tiny-digits (bundled, digits only) or torchvision:ARCH",
+    )
+    group.add_argument(
+        "--embedder-weights", type=Path, default=None, help="safetensors state dict for torchvision:ARCH"
+    )
     group = parser.add_argument_group("few-shot protocol")
     group.add_argument("--episodes", type=positive_int, default=10, help="few-shot episodes (the paper: 600)")
     group.add_argument("--ways", type=positive_int, default=5, help="classes per episode (N-way)")
@@ -79,36 +88,62 @@ def write_pictures(gen, prompts, images, labels, classes, embedder, args, out: P
         source, target = (int(c) for c in rng.choice(pool, 2, replace=False))
         rows.append((int(rng.choice(np.flatnonzero(labels == source))), target))
     show = not args.no_progress
-    sweep = gen.generate([images[r] for r, _ in rows for _ in R_GRID], [t for _, t in rows for _ in R_GRID],
-                         list(R_GRID) * len(rows), seed=args.seed, prompts=prompts,
-                         source_ids=[f"row{r}" for r, _ in rows for _ in R_GRID], progress=show)  # fmt: skip
+    sweep = gen.generate(
+        [images[r] for r, _ in rows for _ in R_GRID],
+        [t for _, t in rows for _ in R_GRID],
+        list(R_GRID) * len(rows),
+        seed=args.seed,
+        prompts=prompts,
+        source_ids=[f"row{r}" for r, _ in rows for _ in R_GRID],
+        progress=show,
+    )
     grid_rows, row_labels = [], []
     for k, (r, target) in enumerate(rows):
         examples = [images[j] for j in np.flatnonzero(labels == target)[:3]]
         grid_rows.append([images[r], *sweep.images[k * len(R_GRID) : (k + 1) * len(R_GRID)], *examples])
         row_labels.append(f"{prompts.name(int(labels[r]))} -> {prompts.name(target)}")
     n = len(R_GRID)
-    image_grid(grid_rows, col_labels=["source", *[f"r={r}" for r in R_GRID]], row_labels=row_labels,
-               title=f"GeNIe hard negatives of {gen.model_id}: each source re-imagined as the target class over r",
-               groups=[(1, n, "hard negatives (labelled with the target)"), (n + 1, n + 3, "real images of the target")],
-               dividers=[1, n + 1]).save(out / "grid.png")  # fmt: skip
+    image_grid(
+        grid_rows,
+        col_labels=["source", *[f"r={r}" for r in R_GRID]],
+        row_labels=row_labels,
+        title=f"GeNIe hard negatives of {gen.model_id}: each source re-imagined as the target class over r",
+        groups=[(1, n, "hard negatives (labelled with the target)"), (n + 1, n + 3, "real images of the target")],
+        dividers=[1, n + 1],
+    ).save(out / "grid.png")
     with open(out / "records.jsonl", "w") as f:
         for k, record in enumerate(sweep.records):
             source_row = rows[k // n][0]
-            line = {"source_row": source_row, "source_label": int(labels[source_row]),
-                    "source_name": prompts.name(int(labels[source_row])), **record.to_dict()}  # fmt: skip
+            line = {
+                "source_row": source_row,
+                "source_label": int(labels[source_row]),
+                "source_name": prompts.name(int(labels[source_row])),
+                **record.to_dict(),
+            }
             f.write(json.dumps(line) + "\n")
     # PCA: sources of one class turned towards one target class, over the r grid
     source, target = int(labels[rows[0][0]]), rows[0][1]
     source_rows = np.flatnonzero(labels == source)[:12]
     ratios = (0.3, 0.5, 0.7, 0.8, 0.9, 1.0)
-    gen_pca = gen.generate([images[r] for r in source_rows for _ in ratios], target, list(ratios) * len(source_rows),
-                           seed=args.seed, prompts=prompts, source_ids=[f"row{r}" for r in source_rows for _ in ratios],
-                           progress=show)  # fmt: skip
+    gen_pca = gen.generate(
+        [images[r] for r in source_rows for _ in ratios],
+        target,
+        list(ratios) * len(source_rows),
+        seed=args.seed,
+        prompts=prompts,
+        source_ids=[f"row{r}" for r in source_rows for _ in ratios],
+        progress=show,
+    )
     feats = embedder(list(gen_pca.images)).reshape(len(source_rows), len(ratios), -1)
     real = {c: embedder([images[r] for r in np.flatnonzero(labels == c)[:40]]) for c in (source, target)}
-    pca_plot(real[source], real[target], {r: feats[:, i] for i, r in enumerate(ratios)}, str(out / "pca.png"),
-             source_name=prompts.name(source), target_name=prompts.name(target))  # fmt: skip
+    pca_plot(
+        real[source],
+        real[target],
+        {r: feats[:, i] for i, r in enumerate(ratios)},
+        str(out / "pca.png"),
+        source_name=prompts.name(source),
+        target_name=prompts.name(target),
+    )
 
 
 def summary_lines(results: dict) -> list[str]:
@@ -116,11 +151,18 @@ def summary_lines(results: dict) -> list[str]:
     lines = ["| method | accuracy (95% interval) |", "| --- | --- |"]
     lines += [f"| {m} | {100 * row['mean']:.1f} +- {100 * row['ci95']:.1f} |" for m, row in results["methods"].items()]
     if results["paired"]:
-        lines += ["", "Paired differences over the same episodes (points, 95% interval, paired t):", "",
-                  "| difference | mean | 95% interval | significant |", "| --- | --- | --- | --- |"]  # fmt: skip
+        lines += [
+            "",
+            "Paired differences over the same episodes (points, 95% interval, paired t):",
+            "",
+            "| difference | mean | 95% interval | significant |",
+            "| --- | --- | --- | --- |",
+        ]
         for name, d in results["paired"].items():
-            lines.append(f"| {name} | {100 * d['mean']:+.1f} | [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}] | "
-                         f"{'yes' if d['significant'] else 'no'} |")  # fmt: skip
+            lines.append(
+                f"| {name} | {100 * d['mean']:+.1f} | [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}] | "
+                f"{'yes' if d['significant'] else 'no'} |"
+            )
     return lines
 
 
@@ -132,32 +174,59 @@ def run(args: argparse.Namespace) -> int:
     if args.pairs < 1:
         raise UsageError(f"--pairs must be >= 1, got {args.pairs}.")
     if args.dataset is None and (args.model != BUNDLED_MODEL or args.embedder != BUNDLED_MODEL):
-        raise UsageError("--model and --embedder other than genie-tiny-digits need --dataset (the digits are for the "
-                         "bundled model only).")  # fmt: skip
+        raise UsageError(
+            "--model and --embedder other than genie-tiny-digits need --dataset (the digits are for the "
+            "bundled model only)."
+        )
     started = time.time()
     gen = build_generator(args)
     images, labels, prompts, classes, flip = load_data(args, gen)
     embedder = embedder_from_spec(args.embedder, args.embedder_weights, args.device)
-    config = FewShotConfig(n_way=args.ways, k_shot=args.shots, n_query=args.queries, n_episodes=args.episodes,
-                           flip=flip, crop_scale=(0.6, 1.0) if not flip else (0.2, 1.0), seed=args.seed,
-                           methods=tuple(args.methods or METHODS))  # fmt: skip
+    config = FewShotConfig(
+        n_way=args.ways,
+        k_shot=args.shots,
+        n_query=args.queries,
+        n_episodes=args.episodes,
+        flip=flip,
+        crop_scale=(0.6, 1.0) if not flip else (0.2, 1.0),
+        seed=args.seed,
+        methods=tuple(args.methods or METHODS),
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"pictures of the hard negatives ({gen.model_id}, {gen.num_inference_steps} steps) -> {args.out}")
     write_pictures(gen, prompts, images, labels, classes, embedder, args, args.out)
-    print(f"wrote {args.out / 'grid.png'}, pca.png and records.jsonl; now the few-shot evaluation "
-          f"({args.ways}-way {args.shots}-shot, {args.episodes} episodes)")  # fmt: skip
-    extra = {"model_id": gen.model_id, "model_revision": gen.model_revision, "embedder": embedder.name,
-             "dataset": args.dataset or "sklearn-digits heldout (classes 5-9)"}  # fmt: skip
+    print(
+        f"wrote {args.out / 'grid.png'}, pca.png and records.jsonl; now the few-shot evaluation "
+        f"({args.ways}-way {args.shots}-shot, {args.episodes} episodes)"
+    )
+    extra = {
+        "model_id": gen.model_id,
+        "model_revision": gen.model_revision,
+        "embedder": embedder.name,
+        "dataset": args.dataset or "sklearn-digits heldout (classes 5-9)",
+    }
 
     def save(results: dict) -> None:
-        (args.out / "results.json").write_text(json.dumps({**results, **extra,
-                                                           "seconds": round(time.time() - started, 1)}, indent=2))  # fmt: skip
+        (args.out / "results.json").write_text(
+            json.dumps({**results, **extra, "seconds": round(time.time() - started, 1)}, indent=2)
+        )
 
-    results = evaluate_few_shot(images, labels, embedder, config, generator=gen, prompts=prompts, classes=classes,
-                                progress=not args.no_progress, on_episode=save)  # fmt: skip
+    results = evaluate_few_shot(
+        images,
+        labels,
+        embedder,
+        config,
+        generator=gen,
+        prompts=prompts,
+        classes=classes,
+        progress=not args.no_progress,
+        on_episode=save,
+    )
     save(results)
-    print(f"{args.ways}-way {args.shots}-shot, {results['episodes']} episodes, {config.per_class} extra images per "
-          f"class for every method (mean accuracy, 95% interval)")  # fmt: skip
+    print(
+        f"{args.ways}-way {args.shots}-shot, {results['episodes']} episodes, {config.per_class} extra images per "
+        f"class for every method (mean accuracy, 95% interval)"
+    )
     print("\n".join(summary_lines(results)))
     print(f"wrote {args.out / 'results.json'} in {round(time.time() - started, 1)} s")
     return 0

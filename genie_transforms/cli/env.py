@@ -6,6 +6,7 @@ import argparse
 
 from .common import report
 
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("env", help="print versions and devices for bug reports", description=__doc__)
     parser.set_defaults(func=run)

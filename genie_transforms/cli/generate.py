@@ -18,10 +18,23 @@ from __future__ import annotations
 import argparse
 
 from .common import (
-    UsageError, add_filter_arguments, add_job_arguments, add_model_arguments, add_parser, add_prototype_arguments,
-    add_source_arguments, add_strategy_arguments, build_filter, build_generator, build_prototypes, build_strategy, finish_job,
-    read_source, rows_per_call, shard_from_env,
-)  # fmt: skip
+    UsageError,
+    add_filter_arguments,
+    add_job_arguments,
+    add_model_arguments,
+    add_parser,
+    add_prototype_arguments,
+    add_source_arguments,
+    add_strategy_arguments,
+    build_filter,
+    build_generator,
+    build_prototypes,
+    build_strategy,
+    finish_job,
+    read_source,
+    rows_per_call,
+    shard_from_env,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,12 +43,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model_arguments(parser)
     add_job_arguments(parser)
     group = parser.add_argument_group("GeNIe")
-    group.add_argument("--noise-ratio", type=float, nargs="+", default=[0.8],
-                       help="noise ratio r (0.8 as the paper); several give one row each")  # fmt: skip
+    group.add_argument(
+        "--noise-ratio",
+        type=float,
+        nargs="+",
+        default=[0.8],
+        help="noise ratio r (0.8 as the paper); several give one row each",
+    )
     add_strategy_arguments(group)
-    group.add_argument("--estimate", type=int, nargs="?", const=8, default=None, metavar="ROWS",
-                       help="time ROWS source rows (8 without a value), print the projected hours for this shard, "
-                            "and stop")  # fmt: skip
+    group.add_argument(
+        "--estimate",
+        type=int,
+        nargs="?",
+        const=8,
+        default=None,
+        metavar="ROWS",
+        help="time ROWS source rows (8 without a value), print the projected hours for this shard, and stop",
+    )
     group = parser.add_argument_group("keep-hard-negatives filter (optional)")
     add_filter_arguments(group, own_embedder=True)
     add_prototype_arguments(group)
@@ -57,9 +81,11 @@ def estimate(ds, fn, rows: int, chunk_size: int, num_shards: int, shard_index: i
     per_row = (time.perf_counter() - start) / n
     total = sum(stop - begin for _, begin, stop in shard_chunks(len(ds), chunk_size, num_shards, shard_index))
     per_source = len(out["label"]) / n
-    print(f"{per_row:.3f} s per source row ({per_source:.1f} hard negatives each, measured on {n} rows): about "
-          f"{per_row * total / 3600:.2f} h for the {total} source rows (~{int(per_source * total)} hard negatives) "
-          f"of shard {shard_index}/{num_shards}")  # fmt: skip
+    print(
+        f"{per_row:.3f} s per source row ({per_source:.1f} hard negatives each, measured on {n} rows): about "
+        f"{per_row * total / 3600:.2f} h for the {total} source rows (~{int(per_source * total)} hard negatives) "
+        f"of shard {shard_index}/{num_shards}"
+    )
     return 0
 
 
@@ -82,22 +108,43 @@ def run(args: argparse.Namespace) -> int:
         embedder = embedder_from_spec(args.filter_embedder, args.filter_embedder_weights, args.device)
         prototypes = build_prototypes(args, source, embedder)
     keep = build_filter(args, embedder is not None, embedder, prototypes)
-    fn = genie_map(gen, source.prompts, noise_ratio=ratios, targets=strategy, seed=args.seed,
-                   image_column=args.image_column, label_column=args.label_column, errors=args.errors,
-                   hard_negative_filter=keep)  # fmt: skip
+    fn = genie_map(
+        gen,
+        source.prompts,
+        noise_ratio=ratios,
+        targets=strategy,
+        seed=args.seed,
+        image_column=args.image_column,
+        label_column=args.label_column,
+        errors=args.errors,
+        hard_negative_filter=keep,
+    )
     ds = source.ds.cast_column(args.image_column, ImageFeature(decode=False))  # decoded (or skipped) by row
     if args.estimate is not None:
         if source.identity["streaming"]:
             raise UsageError("--estimate times rows of a split held on disk; drop --streaming for the estimate.")
         return estimate(ds, fn, args.estimate, args.chunk_size, num_shards, shard_index)
-    config = {"command": "generate", "dataset": args.dataset, "split": args.split, "source": source.identity,
-              **fn.config}  # fmt: skip
+    config = {
+        "command": "generate",
+        "dataset": args.dataset,
+        "split": args.split,
+        "source": source.identity,
+        **fn.config,
+    }
     per_source = targets_per_source(strategy, source.prompts.labels) * len(ratios)
     stats = run_chunks(
-        ds, fn, output_features(source.full.features[args.label_column], filtered=keep is not None), args.output, config=config,
-        chunk_size=args.chunk_size, num_shards=num_shards, shard_index=shard_index, num_rows=source.num_rows,
-        rows_per_call=rows_per_call(gen.batch_size, per_source), progress=not args.no_progress,
-    )  # fmt: skip
+        ds,
+        fn,
+        output_features(source.full.features[args.label_column], filtered=keep is not None),
+        args.output,
+        config=config,
+        chunk_size=args.chunk_size,
+        num_shards=num_shards,
+        shard_index=shard_index,
+        num_rows=source.num_rows,
+        rows_per_call=rows_per_call(gen.batch_size, per_source),
+        progress=not args.no_progress,
+    )
     folder = finish_job(args, stats, num_shards, shard_index, "hard negatives")
     if folder is not None:
         print(f"all chunks done; merged into {folder} (datasets.load_dataset('{folder}'))")

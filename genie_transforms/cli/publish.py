@@ -26,8 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--ada", type=Path, default=None, help="a finished `genie ada` job folder")
     parser.add_argument("--output", type=Path, required=True, help="the repository folder to write")
     parser.add_argument("--pretty-name", default=None, help="title of the dataset card")
-    parser.add_argument("--license", default=None,
-                        help="license of the generated data (default: cc-by-4.0 for the bundled digits model, else other)")
+    parser.add_argument(
+        "--license",
+        default=None,
+        help="license of the generated data (default: cc-by-4.0 for the bundled digits model, else other)",
+    )
     parser.add_argument("--push", default=None, metavar="REPO_ID", help="then upload the folder to this dataset repo")
     parser.add_argument("--private", action="store_true", help="create the repository as private")
     parser.add_argument("--large", action="store_true", help="resumable upload_large_folder for big folders")
@@ -75,23 +78,31 @@ def run(args: argparse.Namespace) -> int:
     for job in jobs[1:]:
         for key in ("model_id", "model_revision", "prompt_template"):
             if job["generator"][key] != settings[key]:
-                raise UsageError(f"The jobs differ in {key} ({settings[key]!r} and {job['generator'][key]!r}); "
-                                 "publish jobs of one model together.")  # fmt: skip
+                raise UsageError(
+                    f"The jobs differ in {key} ({settings[key]!r} and {job['generator'][key]!r}); "
+                    "publish jobs of one model together."
+                )
     ratios = sorted({r for job in jobs for r in job.get("noise_ratio", [])})
     ada = next((job["ada"] for job in jobs if "ada" in job), None)
     bundled = settings["model_id"] == "genie-tiny-digits"
     info = CardInfo(
-        model_id=settings["model_id"], model_revision=settings["model_revision"], seed=first["seed"],
-        noise_ratios=ratios or ([] if ada is None else ada["grid"]), strategy=strategy_spec(first["targets"]),
-        source_dataset=first["dataset"], source_revision=first["source"].get("revision"),
+        model_id=settings["model_id"],
+        model_revision=settings["model_revision"],
+        seed=first["seed"],
+        noise_ratios=ratios or ([] if ada is None else ada["grid"]),
+        strategy=strategy_spec(first["targets"]),
+        source_dataset=first["dataset"],
+        source_revision=first["source"].get("revision"),
         skipped_rows=sorted({r for job in jobs for r in job.get("skipped_rows", [])}),
-        prompt_template=first.get("prompt_template"), command=" ".join(shlex.quote(a) for a in ["genie", *sys.argv[1:]])
-        if sys.argv and Path(sys.argv[0]).name == "genie" else "",
+        prompt_template=first.get("prompt_template"),
+        command=" ".join(shlex.quote(a) for a in ["genie", *sys.argv[1:]])
+        if sys.argv and Path(sys.argv[0]).name == "genie"
+        else "",
         license=args.license or ("cc-by-4.0" if bundled else "other"),
         pretty_name=args.pretty_name or f"GeNIe hard negatives of {Path(first['dataset']).name}",
         embedder=None if ada is None else ada["embedder"],
         extra={} if ada is None else {"GeNIe-Ada grid": ada["grid"], "GeNIe-Ada mode": ada["mode"]},
-    )  # fmt: skip
+    )
     folder = build_dataset_folder(args.output, configs, info)
     counts = ", ".join(f"{name}: {sum(len(d) for d in splits.values())} rows" for name, splits in configs.items())
     print(f"built {folder} ({counts}); datasets.load_dataset('{folder}', '<config>') reads it")

@@ -9,15 +9,16 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter
 
 
-def random_resized_crop(image: Image.Image, rng: np.random.Generator, scale: tuple[float, float] = (0.2, 1.0),
-                        flip: bool = True) -> Image.Image:  # fmt: skip
+def random_resized_crop(
+    image: Image.Image, rng: np.random.Generator, scale: tuple[float, float] = (0.2, 1.0), flip: bool = True
+) -> Image.Image:
     """The weak augmentation: a random crop of `scale` of the area (aspect 3/4 to 4/3) resized back, and a
     horizontal flip half of the time (`flip=False` for data where a mirror changes the class, such as digits)."""
     w, h = image.size
     for _ in range(10):
         area = w * h * rng.uniform(*scale)
         aspect = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
-        cw, ch = int(round(np.sqrt(area * aspect))), int(round(np.sqrt(area / aspect)))
+        cw, ch = round(np.sqrt(area * aspect)), round(np.sqrt(area / aspect))
         if 0 < cw <= w and 0 < ch <= h:
             x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
             image = image.crop((x, y, x + cw, y + ch)).resize((w, h), Image.Resampling.BILINEAR)
@@ -27,8 +28,9 @@ def random_resized_crop(image: Image.Image, rng: np.random.Generator, scale: tup
     return image
 
 
-def strong(image: Image.Image, rng: np.random.Generator, scale: tuple[float, float] = (0.2, 1.0),
-           flip: bool = True) -> Image.Image:  # fmt: skip
+def strong(
+    image: Image.Image, rng: np.random.Generator, scale: tuple[float, float] = (0.2, 1.0), flip: bool = True
+) -> Image.Image:
     """The strong augmentation: the weak one, then colour jitter (brightness, contrast, saturation 0.4), a rotation
     up to 15 degrees and, half of the time, a Gaussian blur."""
     image = random_resized_crop(image, rng, scale, flip)

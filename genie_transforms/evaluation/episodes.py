@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -19,18 +20,25 @@ class Episode:
     query: tuple[tuple[int, ...], ...]  # query[j]: Q rows of classes[j]
 
 
-def sample_episodes(labels: Sequence[int], n_way: int, k_shot: int, n_query: int, n_episodes: int, seed: int = 0,
-                    classes: Sequence[int] | None = None) -> list[Episode]:  # fmt: skip
+def sample_episodes(
+    labels: Sequence[int],
+    n_way: int,
+    k_shot: int,
+    n_query: int,
+    n_episodes: int,
+    seed: int = 0,
+    classes: Sequence[int] | None = None,
+) -> list[Episode]:
     """Episodes drawn from `classes` (all labels by default) without support/query overlap; episode e is determined
     by (seed, e) alone, so every method sees the same episodes whatever else runs."""
-    labels = np.asarray(labels)
-    pool = sorted(set(labels.tolist()) if classes is None else classes)
+    label_array = np.asarray(labels)
+    pool = sorted(set(label_array.tolist()) if classes is None else classes)
     for name, value in (("n_way", n_way), ("k_shot", k_shot), ("n_query", n_query), ("n_episodes", n_episodes)):
         if value < 1:
             raise ValueError(f"`{name}` must be >= 1, got {value}.")
     if n_way > len(pool):
         raise ValueError(f"{n_way}-way episodes need {n_way} classes, but only {len(pool)} are available.")
-    rows_of = {c: np.flatnonzero(labels == c) for c in pool}
+    rows_of = {c: np.flatnonzero(label_array == c) for c in pool}
     short = [c for c in pool if len(rows_of[c]) < k_shot + n_query]
     if short:
         raise ValueError(f"Classes {short} have fewer than k_shot + n_query = {k_shot + n_query} images.")
@@ -58,14 +66,13 @@ def linear_probe(C: float = 1.0):
     return LogisticRegression(C=C, solver="lbfgs", max_iter=2000)
 
 
-def linear_probe_predict(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, C: float = 1.0) -> np.ndarray:
+def linear_probe_predict(train_x: Any, train_y: Any, test_x: Any, C: float = 1.0) -> np.ndarray:
     """[`linear_probe`] fitted on L2-normalised `train_x`; its predictions on `test_x`."""
     clf = linear_probe(C).fit(_normalise(train_x), np.asarray(train_y))
     return clf.predict(_normalise(test_x))
 
 
-def linear_probe_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
-                          C: float = 1.0) -> float:  # fmt: skip
+def linear_probe_accuracy(train_x: Any, train_y: Any, test_x: Any, test_y: Any, C: float = 1.0) -> float:
     """The accuracy of [`linear_probe_predict`] on (test_x, test_y)."""
     return float((linear_probe_predict(train_x, train_y, test_x, C) == np.asarray(test_y)).mean())
 

@@ -75,24 +75,39 @@ class GeneratedBank:
         self.images, self.embedder, self.prompts, self.seed = images, embedder, prompts, seed
         self.store: dict[tuple, tuple[Any, np.ndarray]] = {}
 
-    def get(self, generator: GenieGenerator, keys: list[tuple[int, int, float, int]]) -> list[tuple[Any, np.ndarray]]:
-        """(image, embedding) of each (source row, target, r, copy); r = 1 is text-to-image (no source enters)."""
+    def get(
+        self, generator: GenieGenerator, keys: list[tuple[int, int, float, int]], progress: bool = False
+    ) -> list[tuple[Any, np.ndarray]]:
+        """(image, embedding) of each (source row, target, r, copy); r = 1 is text-to-image (no source enters).
+        Missing ones are generated in the generator's batches, one call per r."""
         steps = generator.num_inference_steps
-        missing = sorted({k for k in keys if (steps, *k) not in self.store}, key=str)
+        missing = sorted({k for k in keys if _key(steps, k) not in self.store}, key=str)
         for ratio in sorted({k[2] for k in missing}):
             todo = [k for k in missing if k[2] == ratio]
             ids = [f"row{row}" + (f"/copy{copy}" if copy else "") for row, _, _, copy in todo]
             targets = [t for _, t, _, _ in todo]
             if ratio >= 1.0:
-                out = generator.text_to_image(targets, seed=self.seed, prompts=self.prompts, source_ids=ids,
-                                              progress=False)  # fmt: skip
+                out = generator.text_to_image(
+                    targets, seed=self.seed, prompts=self.prompts, source_ids=ids, progress=progress
+                )
             else:
-                out = generator.generate([self.images[k[0]] for k in todo], targets, ratio, seed=self.seed,
-                                         prompts=self.prompts, source_ids=ids, progress=False)  # fmt: skip
+                out = generator.generate(
+                    [self.images[k[0]] for k in todo],
+                    targets,
+                    ratio,
+                    seed=self.seed,
+                    prompts=self.prompts,
+                    source_ids=ids,
+                    progress=progress,
+                )
             feats = self.embedder(list(out.images))
             for k, image, feat in zip(todo, out.images, feats):
-                self.store[(steps, *k)] = (image, feat)
-        return [self.store[(steps, *k)] for k in keys]
+                self.store[_key(steps, k)] = (image, feat)
+        return [self.store[_key(steps, k)] for k in keys]
+
+
+def _key(steps: int, key: tuple[int, int, float, int]) -> tuple:
+    return (steps, *key)
 
 
 def _pairs(method: str, episode: Episode, budget: int) -> list[tuple[int, int, int]]:
@@ -109,10 +124,17 @@ def _pairs(method: str, episode: Episode, budget: int) -> list[tuple[int, int, i
     return out
 
 
-def episode_training_set(method: str, episode: Episode, images: Sequence[Image.Image], config: FewShotConfig,
-                         seed: int, bank: GeneratedBank | None, generator: GenieGenerator | None,
-                         prototypes: dict[int, np.ndarray] | None, labels: Sequence[int] | None = None,
-                         ) -> tuple[list[Any], list[int], dict[str, Any]]:  # fmt: skip
+def episode_training_set(
+    method: str,
+    episode: Episode,
+    images: Sequence[Image.Image],
+    config: FewShotConfig,
+    seed: int,
+    bank: GeneratedBank | None,
+    generator: GenieGenerator | None,
+    prototypes: dict[int, np.ndarray],
+    labels: Sequence[int],
+) -> tuple[list[Any], list[int], dict[str, Any]]:
     """The extra training examples that `method` adds to one episode, `config.per_class` per class: images (for
     the classic methods) or embeddings (for the generative ones, from the bank), their labels, and what the method
     measured on the way (`kept`: the filter's kept fraction)."""
@@ -130,8 +152,9 @@ def episode_training_set(method: str, episode: Episode, images: Sequence[Image.I
                 extra += [fn(images[r], rng, config.crop_scale, config.flip) for r in _cycle(own, budget)]
             else:
                 fn = getattr(augment, method)
-                extra += [fn(images[r], images[others[int(rng.integers(len(others)))][0]], rng)
-                          for r in _cycle(own, budget)]  # fmt: skip
+                extra += [
+                    fn(images[r], images[others[int(rng.integers(len(others)))][0]], rng) for r in _cycle(own, budget)
+                ]
             labels_out += [c] * budget
         return extra, labels_out, {}
     if bank is None or generator is None:
@@ -155,8 +178,30 @@ def episode_training_set(method: str, episode: Episode, images: Sequence[Image.I
     return out, [t for c in episode.classes for t in targets if t == c], {"kept": float(kept.mean())}
 
 
-def _ada_embeddings(pairs: list[tuple[int, int, int]], bank: GeneratedBank, generator: GenieGenerator,
-                    config: FewShotConfig, prototypes: dict[int, np.ndarray]) -> list[np.ndarray]:  # fmt: skip
+def _fill(
+    bank: GeneratedBank, generator: GenieGenerator, episodes: list[Episode], config: FewShotConfig, progress: bool
+) -> None:
+    """Generate the images that the episodes' generative methods will use (cheap Ada's final images aside, which
+    depend on each episode's choice), batched across episodes."""
+    for method in config.methods:
+        if method not in GENERATIVE:
+            continue
+        keys = sorted({k for episode in episodes for k in _pairs(method, episode, config.per_class)}, key=str)
+        if method == "genie_ada":
+            sweeper = generator.with_settings(num_inference_steps=10) if config.ada_mode == "cheap" else generator
+            bank.get(sweeper, [(r, t, g, k) for r, t, k in keys for g in config.ada_grid], progress)
+        else:
+            ratio = {"img2img_0.3": 0.3, "img2img_0.7": 0.7, "txt2img": 1.0}.get(method, config.genie_ratio)
+            bank.get(generator, [(r, t, ratio, k) for r, t, k in keys], progress)
+
+
+def _ada_embeddings(
+    pairs: list[tuple[int, int, int]],
+    bank: GeneratedBank,
+    generator: GenieGenerator,
+    config: FewShotConfig,
+    prototypes: dict[int, np.ndarray],
+) -> list[np.ndarray]:
     """GeNIe-Ada's choice for each pair from the bank (METHOD.md's rule on the episode's support prototypes): the
     sweep over the grid (on the coarse schedule in cheap mode), the image after the largest jump."""
     grid = tuple(config.ada_grid)
@@ -167,7 +212,9 @@ def _ada_embeddings(pairs: list[tuple[int, int, int]], bank: GeneratedBank, gene
     for i, (r, t, k) in enumerate(pairs):
         feats = np.stack([f for _, f in sweep[i * len(grid) : (i + 1) * len(grid)]])
         choice = ada_select(sources[i], feats, prototypes[t])[0]
-        out.append(feats[choice] if config.ada_mode == "exact" else bank.get(generator, [(r, t, grid[choice], k)])[0][1])
+        out.append(
+            feats[choice] if config.ada_mode == "exact" else bank.get(generator, [(r, t, grid[choice], k)])[0][1]
+        )
     return out
 
 
@@ -197,17 +244,19 @@ def evaluate_few_shot(
     """
     if len(images) != len(labels):
         raise ValueError(f"Got {len(images)} images and {len(labels)} labels.")
-    episodes = sample_episodes(labels, config.n_way, config.k_shot, config.n_query, config.n_episodes, config.seed,
-                               classes)  # fmt: skip
+    episodes = sample_episodes(
+        labels, config.n_way, config.k_shot, config.n_query, config.n_episodes, config.seed, classes
+    )
     needs_generator = [m for m in config.methods if m in GENERATIVE]
-    if needs_generator and (generator is None or prompts is None):
-        raise ValueError(f"Methods {needs_generator} need `generator` and `prompts`.")
-    if "genie_ada" in config.methods:
-        if config.ada_mode not in ("exact", "cheap"):
-            raise ValueError(f"`ada_mode` must be 'exact' or 'cheap', got {config.ada_mode!r}.")
-        check_grid(config.ada_grid, generator.num_inference_steps)
-    if bank is None and needs_generator:
-        bank = GeneratedBank(images, embedder, prompts, config.seed)
+    if needs_generator:
+        if generator is None or prompts is None:
+            raise ValueError(f"Methods {needs_generator} need `generator` and `prompts`.")
+        if "genie_ada" in config.methods:
+            if config.ada_mode not in ("exact", "cheap"):
+                raise ValueError(f"`ada_mode` must be 'exact' or 'cheap', got {config.ada_mode!r}.")
+            check_grid(config.ada_grid, generator.num_inference_steps)
+        bank = bank or GeneratedBank(images, embedder, prompts, config.seed)
+        _fill(bank, generator, episodes, config, progress)  # every episode's images up front, in full batches
     accuracies: dict[str, list[float]] = {m: [] for m in config.methods}
     kept: list[float] = []
     for e, episode in enumerate(tqdm(episodes, desc="few-shot episodes", disable=not progress)):
@@ -215,8 +264,11 @@ def evaluate_few_shot(
         rng = row_rng(seed, "support-views")
         support_rows = [r for rows in episode.support for r in rows]
         support_labels = [c for c, rows in zip(episode.classes, episode.support) for _ in rows]
-        views = [augment.random_resized_crop(images[r], rng, config.crop_scale, config.flip)
-                 for r in support_rows for _ in range(config.support_views)]  # fmt: skip
+        views = [
+            augment.random_resized_crop(images[r], rng, config.crop_scale, config.flip)
+            for r in support_rows
+            for _ in range(config.support_views)
+        ]
         base_x = embedder([images[r] for r in support_rows] + views)
         base_y = support_labels + [y for y in support_labels for _ in range(config.support_views)]
         query_rows = [r for rows in episode.query for r in rows]
@@ -225,8 +277,9 @@ def evaluate_few_shot(
         feats = base_x[: len(support_rows)]
         prototypes = {c: feats[np.array(support_labels) == c].mean(axis=0) for c in episode.classes}
         for method in config.methods:
-            extra, extra_y, measured = episode_training_set(method, episode, images, config, seed, bank, generator,
-                                                            prototypes, labels)  # fmt: skip
+            extra, extra_y, measured = episode_training_set(
+                method, episode, images, config, seed, bank, generator, prototypes, labels
+            )
             if "kept" in measured:
                 kept.append(measured["kept"])
             extra_x = (np.stack(extra) if method in GENERATIVE else embedder(extra)) if extra else None
@@ -244,12 +297,24 @@ def _summary(config: FewShotConfig, accuracies: dict[str, list[float]], kept: li
         extra = 0 if method == "none" else config.per_class
         results[method] = {"mean": mean, "ci95": ci, "accuracies": accs, "extra_per_class": extra}
     episodes = len(next(iter(accuracies.values()), []))
-    return {"config": asdict(config), "episodes": episodes, "methods": results, "paired": paired_differences(accuracies),
-            "filter_kept": float(np.mean(kept)) if kept else None}  # fmt: skip
+    return {
+        "config": asdict(config),
+        "episodes": episodes,
+        "methods": results,
+        "paired": paired_differences(accuracies),
+        "filter_kept": float(np.mean(kept)) if kept else None,
+    }
 
 
-PAIRS = (("genie", "txt2img"), ("genie", "img2img_0.7"), ("genie", "img2img_0.3"), ("genie_ada", "genie"),
-         ("genie", "none"), ("genie_ada", "txt2img"), ("genie_filtered", "genie"))  # fmt: skip
+PAIRS = (
+    ("genie", "txt2img"),
+    ("genie", "img2img_0.7"),
+    ("genie", "img2img_0.3"),
+    ("genie_ada", "genie"),
+    ("genie", "none"),
+    ("genie_ada", "txt2img"),
+    ("genie_filtered", "genie"),
+)
 
 
 def paired_differences(accuracies: dict[str, list[float]], pairs: Sequence[tuple[str, str]] = PAIRS) -> dict[str, Any]:
@@ -265,6 +330,12 @@ def paired_differences(accuracies: dict[str, list[float]], pairs: Sequence[tuple
         n = len(diff)
         half = float(student.ppf(0.975, n - 1) * diff.std(ddof=1) / np.sqrt(n)) if n > 1 else float("inf")
         mean = float(diff.mean())
-        out[f"{a} - {b}"] = {"mean": mean, "ci95": half, "low": mean - half, "high": mean + half,
-                             "significant": bool(n > 1 and (mean - half > 0 or mean + half < 0)), "episodes": n}  # fmt: skip
+        out[f"{a} - {b}"] = {
+            "mean": mean,
+            "ci95": half,
+            "low": mean - half,
+            "high": mean + half,
+            "significant": bool(n > 1 and (mean - half > 0 or mean + half < 0)),
+            "episodes": n,
+        }
     return out

@@ -31,12 +31,12 @@ def long_tail_counts(n_max: int, num_classes: int, imbalance: float) -> list[int
 
 def long_tail_indices(labels: Sequence[int], imbalance: float, seed: int = 0) -> np.ndarray:
     """Rows of a long-tailed subset of a balanced split (classes in index order get fewer and fewer rows)."""
-    labels = np.asarray(labels)
-    classes = sorted(set(labels.tolist()))
-    n_max = min(int((labels == c).sum()) for c in classes)
+    label_array = np.asarray(labels)
+    classes = sorted(set(label_array.tolist()))
+    n_max = min(int((label_array == c).sum()) for c in classes)
     counts = long_tail_counts(n_max, len(classes), imbalance)
     rng = row_rng(seed, "long-tail")
-    keep = [rng.choice(np.flatnonzero(labels == c), n, replace=False) for c, n in zip(classes, counts)]
+    keep = [rng.choice(np.flatnonzero(label_array == c), n, replace=False) for c, n in zip(classes, counts)]
     return np.sort(np.concatenate(keep))
 
 
@@ -88,12 +88,13 @@ def evaluate_long_tail(
     results: dict[str, Any] = {}
     made: dict[str, tuple[np.ndarray, list[int], list[int]]] = {}  # method -> (features, targets, source labels)
     for method in tqdm(list(methods), desc="long-tail methods", disable=not progress):
-        extra_x, extra_y, row_extra = np.empty((0, x.shape[1])), [], {}
+        extra_x, extra_y, row_extra = np.empty((0, x.shape[1])), list[int](), dict[str, Any]()
         if method != "none":
             kind = "txt2img" if method == "txt2img" else "genie"
             if kind not in made:
-                made[kind] = _generate(kind, classes, counts, y, train, keep, confused, generator, prompts,
-                                       noise_ratio, seed, embedder)  # fmt: skip
+                made[kind] = _generate(
+                    kind, classes, counts, y, train, keep, confused, generator, prompts, noise_ratio, seed, embedder
+                )
             extra_x, extra_y, sources = made[kind]
             if method == "genie_filtered":
                 prototypes = {c: x[y == c].mean(axis=0) for c in classes}
@@ -113,17 +114,33 @@ def evaluate_long_tail(
             members = np.isin(test_y, [c for c in classes if groups[c] == group])
             row[group] = float(correct[members].mean()) if members.any() else float("nan")
         results[method] = row
-    return {"imbalance": imbalance, "train_counts": counts, "groups": groups, "methods": results,
-            "confusion": confusion.tolist()}  # fmt: skip
+    return {
+        "imbalance": imbalance,
+        "train_counts": counts,
+        "groups": groups,
+        "methods": results,
+        "confusion": confusion.tolist(),
+    }
 
 
 def _cycle(items: list, n: int) -> list:
     return [items[i % len(items)] for i in range(n)]
 
 
-def _generate(kind: str, classes: list[int], counts: dict[int, int], y: np.ndarray, train: list, keep: np.ndarray,
-              confused: ConfusionTopK, generator: GenieGenerator, prompts: PromptMap, noise_ratio: float, seed: int,
-              embedder: Embedder) -> tuple[np.ndarray, list[int], list[int]]:  # fmt: skip
+def _generate(
+    kind: str,
+    classes: list[int],
+    counts: dict[int, int],
+    y: np.ndarray,
+    train: list,
+    keep: np.ndarray,
+    confused: ConfusionTopK,
+    generator: GenieGenerator,
+    prompts: PromptMap,
+    noise_ratio: float,
+    seed: int,
+    embedder: Embedder,
+) -> tuple[np.ndarray, list[int], list[int]]:
     """Top every class up to the head's count: GeNIe from sources of the classes most confused with it, or
     Txt2Img (no source enters; its ids still pair it with a source row, for the same noise as GeNIe's). Returns the
     generated images' features, their targets and their sources' labels."""
@@ -148,8 +165,9 @@ def _generate(kind: str, classes: list[int], counts: dict[int, int], y: np.ndarr
     if not targets:
         return np.empty((0, 0)), [], []
     if kind == "genie":
-        out = generator.generate(sources, targets, noise_ratio, seed=seed, prompts=prompts, source_ids=ids,
-                                 progress=False)  # fmt: skip
+        out = generator.generate(
+            sources, targets, noise_ratio, seed=seed, prompts=prompts, source_ids=ids, progress=False
+        )
     else:
         out = generator.text_to_image(targets, seed=seed, prompts=prompts, source_ids=ids, progress=False)
     return embedder(list(out.images)), targets, source_labels
