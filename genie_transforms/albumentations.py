@@ -86,7 +86,7 @@ class GenieTransform(ImageOnlyTransform):
         prompts (`PromptMap`, list of names or dict, *optional*):
             Class names by label; required in online mode and checked at construction.
         noise_ratio (`float`, defaults to 0.8): r of online generation.
-        strategy (`str` or `dict`, defaults to `"random_k:1"`): target strategy of online generation (see
+        strategy (`str` or `dict`, *optional*): `"random_k:1"` by default; target strategy of online generation (see
             `genie_transforms.targets`; named `strategy` since Albumentations reserves `targets`).
         label_key (`str`, defaults to `"label"`): the data key holding the label.
         label_mode (`str`, defaults to `"hard"`): `"hard"` (the target, in the label's own type), `"onehot"` or

@@ -229,7 +229,8 @@ def genie_map(
         noise_ratio (`float` or list of floats, defaults to 0.8): one row per r for each (source, target).
         targets (strategy, defaults to `"all_others"`): see `genie_transforms.targets`.
         seed (`int`, defaults to 0): global seed.
-        image_column, label_column (`str`): source columns.
+        image_column (`str`, defaults to `"image"`): the source's image column.
+        label_column (`str`, defaults to `"label"`): the source's label column.
         keep_original (`bool`, defaults to `False`): also emit the source rows, flagged `is_generated=False`.
         index_offset (`int`, defaults to 0): added to the indices `map` passes (for a contiguous shard).
         errors (`str`, defaults to `"raise"`): `"raise"` or `"skip"` for images that cannot be decoded.

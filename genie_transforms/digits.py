@@ -1,9 +1,12 @@
-"""scikit-learn's handwritten digits (1,797 real 8x8 scans) at 32x32 RGB, with the fixed train/held-out split
-that the bundled model was trained with."""
+"""The handwritten digits (1,797 real 8x8 scans, the UCI data scikit-learn also ships) at 32x32 RGB, with the fixed
+train/held-out split that the bundled model was trained with. The bundled digits pieces live here and next door:
+the data and its split (`digits.py`), the diffusion model (`assets/genie-tiny-digits`, loaded by
+`GenieGenerator.from_pretrained("genie-tiny-digits")`), the backbone (`backbone.py`), its vocabulary (`vocab.py`)."""
 
 from __future__ import annotations
 
 from functools import cache, lru_cache
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -16,6 +19,14 @@ RESOLUTION = 32
 TRAIN_FRACTION = 0.7
 SPLIT_SEED = 0
 SPLITS = ("train", "heldout", "all")
+DATA_FILE = Path(__file__).parent / "assets" / "digits" / "digits.npz"
+
+
+@cache
+def digits_scans() -> tuple[np.ndarray, np.ndarray]:
+    """All 1,797 scans (N, 8, 8) uint8 with values 0-16 and their labels, in `sklearn.datasets.load_digits()` order."""
+    with np.load(DATA_FILE) as data:
+        return data["scans"], data["labels"].astype(np.int64)
 
 
 def digits_prompt_map() -> PromptMap:
@@ -42,9 +53,7 @@ def downsample(images: np.ndarray) -> np.ndarray:
 
 @cache
 def _split_indices() -> dict[str, np.ndarray]:
-    from sklearn.datasets import load_digits
-
-    labels = load_digits().target
+    labels = digits_scans()[1]
     rng = np.random.default_rng(SPLIT_SEED)
     train = []
     for c in range(10):
@@ -59,11 +68,9 @@ def digits_arrays(split: str = "train") -> tuple[np.ndarray, np.ndarray, np.ndar
     """Images (N, 32, 32, 3) uint8, labels (N,) and indices into `load_digits()` of one split."""
     if split not in SPLITS:
         raise ValueError(f"Unknown split {split!r}; choose one of {SPLITS}.")
-    from sklearn.datasets import load_digits
-
-    data = load_digits()
+    scans, labels = digits_scans()
     idx = _split_indices()[split]
-    return upsample(data.images[idx]), data.target[idx].astype(np.int64), idx
+    return upsample(scans[idx]), labels[idx], idx
 
 
 def load_digits_dataset(split: str = "train"):
@@ -91,7 +98,11 @@ def load_digits_dataset(split: str = "train"):
 @lru_cache(maxsize=1)
 def digits_oracle():
     """An oracle digit classifier for label-consistency figures: an RBF SVM on the train split's 8x8 views
-    (about 99% on the held-out split). Predicts with `oracle.predict(downsample(images))`."""
+    (about 99% on the held-out split). Predicts with `oracle.predict(downsample(images))`. Needs the `evaluation`
+    extra (scikit-learn)."""
+    from .extras import require
+
+    require("scikit-learn", "sklearn", "evaluation")
     from sklearn.svm import SVC
 
     images, labels, _ = digits_arrays("train")

@@ -60,10 +60,10 @@ def image_grid(
 
 def _figure_class():
     """matplotlib's `Figure`, drawn without pyplot: headless, and the caller's backend is never switched."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError("Plots need matplotlib: pip install matplotlib") from None
+    from .extras import require
+
+    require("matplotlib", "matplotlib", "evaluation")
+    from matplotlib.figure import Figure
     return Figure
 
 
@@ -109,6 +109,9 @@ def pca_plot(
     projected on the two principal components of all of them. Large circles are the class means; the black path
     joins the mean of the hard negatives at each r, showing them bridge the two classes. Saves a PNG."""
     Figure = _figure_class()
+    from .extras import require
+
+    require("scikit-learn", "sklearn", "evaluation")
     from matplotlib import colormaps
     from sklearn.decomposition import PCA
 

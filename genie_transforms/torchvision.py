@@ -100,7 +100,7 @@ class GenieTransform(v2.Transform):
         generator (`GenieGenerator` or `str`, *optional*): online generation (GPU-bound).
         prompts (`PromptMap`, list or dict, *optional*): class names; required online.
         noise_ratio (`float`, defaults to 0.8): r of online generation.
-        strategy (`str` or `dict`, defaults to `"random_k:1"`): target strategy of online generation.
+        strategy (`str` or `dict`, *optional*): `"random_k:1"` by default; target strategy of online generation.
         p (`float`, defaults to 0.5): probability of applying (per sample).
         labels_getter (`"default"` or callable, defaults to `"default"`): finds the label in a sample; a callable
             must return the label object held in the sample (it is replaced by identity).

@@ -11,6 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
+from .helpers import NAMES, build_dataset
+
 if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
@@ -61,18 +63,10 @@ def bank_path(tmp_path_factory, tiny_generator):
     return str(path)
 
 
-NAMES = ["cat", "dog", "car", "boat"]
-
-
-def build_dataset(n=6, names=NAMES):
-    """A small image-classification `Dataset`: random 32 x 32 RGB images, labels cycling over `names`."""
-    from datasets import ClassLabel, Dataset, Features
-    from datasets import Image as ImageFeature
-
-    rng = np.random.default_rng(0)
-    images = [Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)) for _ in range(n)]
-    features = Features({"image": ImageFeature(), "label": ClassLabel(names=names)})
-    return Dataset.from_dict({"image": images, "label": [i % len(names) for i in range(n)]}, features=features)
+@pytest.fixture(scope="session")
+def names():
+    """The class names of `make_dataset`'s datasets."""
+    return list(NAMES)
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ from PIL import Image
 from genie_transforms import GenieGenerator
 from genie_transforms.datasets import generate_hard_negatives, genie_map, output_features
 
-from .conftest import NAMES
-from .conftest import build_dataset as make_dataset
+from .helpers import NAMES
+from .helpers import build_dataset as make_dataset
 
 
 def rows_of(ds):

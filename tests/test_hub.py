@@ -289,7 +289,7 @@ import json, numpy as np
 from datasets import load_dataset
 from genie_transforms import GenieGenerator
 from genie_transforms.hub import load_noise_table, regenerate_ada_images
-from tests.conftest import build_dataset
+from tests.helpers import build_dataset
 
 genie = load_dataset("my-org/tiny-genie", "genie", split="train")
 ada = load_dataset("my-org/tiny-genie", "genie_ada", split="train")

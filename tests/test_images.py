@@ -76,3 +76,13 @@ def test_split_batch_forms():
     assert split_batch(torch.zeros(2, 3, 8, 8))[1] == "tensor"
     with pytest.raises(TypeError, match="wrap it in a list"):
         split_batch(Image.new("RGB", (8, 8)))
+
+
+def test_a_datasets_column_is_a_list_of_images(make_dataset):
+    from genie_transforms.images import split_batch
+
+    ds = make_dataset(3)
+    column = ds["image"]  # datasets 4 gives a lazy Column, not a list
+    images, kind = split_batch(column)
+    assert kind is None and len(images) == 3
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(images, ds[:3]["image"]))

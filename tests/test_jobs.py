@@ -37,10 +37,6 @@ def _args(source_dir, tiny_model_path, out, *extra):
     ]
 
 
-def _key(ds):
-    return sorted(zip(ds["source_index"], ds["label"]))
-
-
 def test_shard_chunks_cover_every_row_once():
     owned = [c for i in range(3) for c in shard_chunks(10, 3, 3, i)]
     assert sorted(owned) == [(0, 0, 3), (1, 3, 6), (2, 6, 9), (3, 9, 10)]
@@ -101,77 +97,11 @@ def test_two_shards_give_the_same_rows_as_one_process(source_dir, tiny_model_pat
         assert np.abs(np.asarray(x, dtype=int) - np.asarray(y, dtype=int)).max() <= 2
 
 
-def test_shards_follow_the_launcher_environment(source_dir, tiny_model_path, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    monkeypatch.setenv("RANK", "1")
-    main(_args(source_dir, tiny_model_path, tmp_path / "job"))
-    assert "shard 1/2: 2 chunks written" in capsys.readouterr().out
-
-
 def test_a_resumed_job_must_keep_its_settings(source_dir, tiny_model_path, tmp_path, capsys):
     out = tmp_path / "job"
     main(_args(source_dir, tiny_model_path, out, "--limit", "3"))
     assert main(_args(source_dir, tiny_model_path, out, "--limit", "3", "--seed", "5")) == 1
     assert "other settings (seed: 0 in the job, 5 now)" in capsys.readouterr().err
-
-
-def test_generate_command_errors_are_clear(source_dir, tiny_model_path, tmp_path, capsys):
-    assert main(_args(source_dir, tiny_model_path, tmp_path / "a", "--label-column", "kind")) == 1
-    assert "no column 'kind'" in capsys.readouterr().err
-    assert main(_args(source_dir, tiny_model_path, tmp_path / "b", "--strategy", "confusion_top_k:2")) == 1
-    assert "needs a confusion matrix" in capsys.readouterr().err
-
-
-def test_generate_reads_an_imagefolder(tiny_model_path, tmp_path):
-    rng = np.random.default_rng(0)
-    for name in ("cat", "dog"):
-        (tmp_path / "folder" / name).mkdir(parents=True)
-        for i in range(2):
-            from PIL import Image
-
-            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
-                tmp_path / "folder" / name / f"{i}.png"
-            )
-    out = tmp_path / "job"
-    assert main(_args(tmp_path / "folder", tiny_model_path, out)) == 0
-    ds = load_dataset(str(out / "dataset"), split="train")
-    assert ds.features["label"].names == ["cat", "dog"] and len(ds) == 4
-    assert all(row["label"] != row["source_label"] for row in ds)
-
-
-def test_estimate_prints_a_projection_and_writes_nothing(source_dir, tiny_model_path, tmp_path, capsys):
-    out = tmp_path / "job"
-    assert main(_args(source_dir, tiny_model_path, out, "--estimate", "2")) == 0
-    assert "h for the 10 source rows" in capsys.readouterr().out
-    assert not out.exists()
-
-
-def test_every_model_option_reaches_the_job_settings(source_dir, tiny_model_path, tiny_embedding_path, tmp_path):
-    out = tmp_path / "job"
-    assert (
-        main(
-            _args(
-                source_dir,
-                tiny_model_path,
-                out,
-                "--preset",
-                "fast",
-                "--dtype",
-                "bfloat16",
-                "--timestep-spacing",
-                "trailing",
-                "--textual-inversion",
-                f"{tiny_embedding_path}:<kitten>",
-                "--limit",
-                "2",
-            )
-        )
-        == 0
-    )
-    job = json.loads((out / "job.json").read_text())["generator"]
-    assert job["dtype"] == "bfloat16" and job["timestep_spacing"] == "trailing" and job["num_inference_steps"] == 2
-    assert job["adapters"][0]["kind"] == "textual_inversion" and job["adapters"][0]["token"] == "<kitten>"
-    assert job["noise_scheme"] == "pcg64-v1" and job["model_revision"].startswith("sha256:")
 
 
 def test_the_progress_bar_moves_with_every_batch(tiny_generator, tmp_path, capsys, make_dataset):

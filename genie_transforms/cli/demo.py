@@ -171,6 +171,10 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluation.fewshot import METHODS, FewShotConfig, evaluate_few_shot
     from .common import build_generator
 
+    from ..extras import require
+
+    require("scikit-learn and matplotlib", "sklearn", "evaluation")
+    require("matplotlib", "matplotlib", "evaluation")
     if args.pairs < 1:
         raise UsageError(f"--pairs must be >= 1, got {args.pairs}.")
     if args.dataset is None and (args.model != BUNDLED_MODEL or args.embedder != BUNDLED_MODEL):

@@ -320,6 +320,9 @@ PAIRS = (
 def paired_differences(accuracies: dict[str, list[float]], pairs: Sequence[tuple[str, str]] = PAIRS) -> dict[str, Any]:
     """Per-episode differences `a - b` for each pair of methods that both ran (every method sees the same episodes):
     the mean, its 95% interval (paired t: t(0.975, n - 1) * sd / sqrt(n)) and whether the interval excludes 0."""
+    from ..extras import require
+
+    require("SciPy", "scipy", "evaluation")
     from scipy.stats import t as student
 
     out = {}

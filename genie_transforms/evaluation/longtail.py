@@ -68,6 +68,9 @@ def evaluate_long_tail(
     with every non-head class topped up to the head's count by each method's generated images. `genie_filtered` is
     GeNIe's images through the keep-hard-negatives filter (prototypes: the long-tailed training features), the
     dropped ones replaced by repeats of the class's kept ones (same budget)."""
+    from ..extras import require
+
+    require("scikit-learn", "sklearn", "evaluation")
     from sklearn.metrics import confusion_matrix
     from sklearn.model_selection import cross_val_predict
 

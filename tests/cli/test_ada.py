@@ -7,8 +7,8 @@ from genie_transforms import GenieGenerator
 from genie_transforms.ada import generate_from_table
 from genie_transforms.cli import main
 
-from .conftest import NAMES
-from .conftest import build_dataset as make_dataset
+from ..helpers import NAMES
+from ..helpers import build_dataset as make_dataset
 
 
 @pytest.fixture
@@ -96,47 +96,6 @@ def test_limit_keeps_prototypes_for_every_class(source_dir, tiny_model_path, tmp
     assert main(_args(source_dir, tiny_model_path, out, "--limit", "2", "--grid", "0.5", "1.0")) == 0
     table = load_dataset(str(out / "noise_table"), split="train")
     assert sorted(set(table["source_index"])) == [0, 1] and set(table["target"]) - {0, 1}
-
-
-def test_publish_builds_a_repository_from_the_job_folders(source_dir, tiny_model_path, tmp_path, _args, capsys):
-    from genie_transforms.hub import load_noise_table, regenerate_ada_images
-
-    ada = tmp_path / "ada"
-    assert main(_args(source_dir, tiny_model_path, ada, "--grid", "0.5", "0.7", "0.9")) == 0
-    genie = tmp_path / "genie"
-    assert (
-        main(
-            [
-                "generate",
-                "--dataset",
-                str(source_dir),
-                "--model",
-                str(tiny_model_path),
-                "--steps",
-                "10",
-                "--strategy",
-                "random_k:2",
-                "--output",
-                str(genie),
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
-    repo = tmp_path / "repo"
-    assert main(["publish", "--genie", str(genie), "--ada", str(ada), "--output", str(repo)]) == 0
-    assert "built" in capsys.readouterr().out
-    for config, rows in (("genie", 8), ("genie_ada", 8), ("noise_table", 8)):
-        assert len(load_dataset(str(repo), config, split="train")) == rows
-    card = (repo / "README.md").read_text()
-    assert str(source_dir) in card and "random_k:2" in card and "a photo of a {}." in card
-    gen = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=10, progress=False)
-    again = regenerate_ada_images(gen, make_dataset(4), load_noise_table(repo))
-    for a, b in zip(load_dataset(str(repo), "genie_ada", split="train")["image"], again.images):
-        assert np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int)).max() <= 2
-    assert main(["publish", "--genie", str(ada), "--output", str(tmp_path / "x")]) == 2
-    assert "holds a `genie ada` job, not `genie generate`" in capsys.readouterr().err
-    assert main(["publish", "--output", str(tmp_path / "x")]) == 2
 
 
 def test_the_filter_runs_in_both_commands_and_is_recorded_per_row(

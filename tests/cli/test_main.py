@@ -1,47 +1,9 @@
 import argparse
-import json
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from genie_transforms import __version__
 from genie_transforms.cli import build_parser, env, main
-from genie_transforms.evaluation import METHODS
-
-
-@pytest.mark.slow
-def test_demo_runs_end_to_end_on_a_reduced_setting(tmp_path, capsys):
-    assert (
-        main(
-            [
-                "demo",
-                "--out",
-                str(tmp_path),
-                "--pairs",
-                "2",
-                "--steps",
-                "10",
-                "--episodes",
-                "1",
-                "--queries",
-                "4",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert set(results["methods"]) == set(METHODS) and results["model_id"] == "genie-tiny-digits"
-    for row in results["methods"].values():
-        assert np.isfinite(row["mean"]) and 0 <= row["mean"] <= 1 and len(row["accuracies"]) == 1
-    for picture in ("grid.png", "pca.png"):
-        image = Image.open(tmp_path / picture)
-        assert image.width > 500 and np.asarray(image.convert("L")).std() > 20  # written, and not blank
-    records = [json.loads(line) for line in (tmp_path / "records.jsonl").read_text().splitlines()]
-    assert len(records) == 2 * 7 and {r["noise_ratio"] for r in records} == {0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0}
-    out = capsys.readouterr().out
-    assert "| genie_ada |" in out and "results.json" in out
 
 
 def test_env_prints_versions(capsys):
@@ -143,28 +105,3 @@ def test_the_console_shows_only_our_progress_and_results(tmp_path, saved_source,
     assert "merged into" in result.stdout and "shard 0/1" in result.stderr  # our results and our progress bar
     for noise in ("Loading", "\x1b[A", "Warning", "warn(", "```", "Map:", "Generating train split"):
         assert noise not in result.stderr, noise
-
-
-def test_pictures_explain_themselves(tmp_path):
-    from genie_transforms.plots import ada_curves, image_grid
-
-    tiles = [[Image.new("RGB", (8, 8), (i * 40, 0, 0)) for i in range(5)]] * 2
-    plain = image_grid(tiles)
-    titled = image_grid(tiles, title="GeNIe", groups=[(1, 2, "generated"), (3, 4, "real")], dividers=[3])
-    assert titled.height > plain.height
-    column = np.asarray(titled.convert("L"))[:, 8 + 3 * 76 - 3]  # the divider before column 3
-    assert (column[60:] < 50).mean() > 0.9
-    import matplotlib
-
-    before = matplotlib.get_backend()
-    rows = [
-        {
-            "grid": [0.5, 0.7, 0.9],
-            "projections": [0.1, 0.5, 0.6],
-            "r_star": 0.7,
-            "source_name": "three",
-            "target_name": "eight",
-        }
-    ] * 3
-    path = ada_curves(rows, str(tmp_path / "curves.png"))
-    assert Image.open(path).width > 300 and matplotlib.get_backend() == before  # the caller's backend is kept
