@@ -64,6 +64,7 @@ def _figure_class():
 
     require("matplotlib", "matplotlib", "evaluation")
     from matplotlib.figure import Figure
+
     return Figure
 
 

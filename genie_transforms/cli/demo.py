@@ -169,11 +169,10 @@ def summary_lines(results: dict) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from ..embedders import embedder_from_spec
     from ..evaluation.fewshot import METHODS, FewShotConfig, evaluate_few_shot
+    from ..extras import require
     from .common import build_generator
 
-    from ..extras import require
-
-    require("scikit-learn and matplotlib", "sklearn", "evaluation")
+    require("scikit-learn", "sklearn", "evaluation")
     require("matplotlib", "matplotlib", "evaluation")
     if args.pairs < 1:
         raise UsageError(f"--pairs must be >= 1, got {args.pairs}.")
