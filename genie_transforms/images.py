@@ -152,7 +152,7 @@ def split_batch(images: object) -> tuple[list, str | None]:
     if isinstance(images, (list, tuple)):
         return list(images), None
     if type(images).__name__ == "Column" and type(images).__module__.startswith("datasets"):
-        return list(images), None  # a column of a `datasets.Dataset` (ds["image"]), read once
+        return list(images), None  # type: ignore[call-overload]  # a `datasets` Column (ds["image"]), read once
     raise TypeError(f"`images` is a {type(images).__name__}; expected a list of images ({ACCEPTED}).")
 
 
