@@ -249,3 +249,15 @@ def generate_from_table(
         for j, i in enumerate(idx):
             outputs[i], records[i] = out.images[j], out.records[j]
     return GenieOutput(images=outputs, records=records)
+
+
+__all__ = [
+    "DEFAULT_GRID",
+    "MODES",
+    "AdaOutput",
+    "GenieAda",
+    "ada_select",
+    "check_grid",
+    "class_prototypes",
+    "generate_from_table",
+]

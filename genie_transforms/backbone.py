@@ -68,3 +68,10 @@ def load_digits_backbone(folder: str | Path = BACKBONE_DIR) -> DigitsBackbone:
     model = DigitsBackbone(**json.loads((folder / "config.json").read_text()))
     model.load_state_dict(load_file(folder / "model.safetensors"))
     return model.eval()
+
+
+__all__ = [
+    "BACKBONE_DIR",
+    "DigitsBackbone",
+    "load_digits_backbone",
+]

@@ -197,3 +197,216 @@ def bench_ada(
             k: float((np.asarray(oracle(list(o.images))) == np.asarray(targets)).mean()) for k, o in outputs.items()
         }
     return figures
+
+
+def bench_peer(
+    gen: GenieGenerator, sources: list, targets: list[int], prompts: PromptMap, r: float = 0.8, repeats: int = 1
+) -> dict[str, Any]:
+    """The strongest peer: diffusers' img2img pipeline (same weights, steps, guidance) called **once** with the whole
+    batch (a list of prompts, one strength), against the engine generating the same batch in one call. Also the
+    pixel difference between the two at the same noise: the peer's own noise tensors (recorded from its
+    scheduler's `add_noise`) are given to the engine on its VAE-mode latents."""
+    from diffusers import AutoPipelineForImage2Image
+
+    from .generator import _strength, denoising_steps
+
+    pipe, n, device = gen.pipe, len(sources), gen.pipe.device
+    peer = AutoPipelineForImage2Image.from_pipe(pipe)  # a plain pipeline on the same weights: no hook of ours
+    peer.set_progress_bar_config(disable=True)
+    texts = [prompts.prompt(t) for t in targets]
+    seeds = [derive_seed(0, f"bench-{i}", t) for i, t in enumerate(targets)]
+
+    def peer_call() -> list:
+        return peer(
+            prompt=texts,
+            image=list(sources),
+            strength=r,
+            num_inference_steps=gen.num_inference_steps,
+            guidance_scale=gen.guidance_scale,
+            generator=[torch_generator(s) for s in seeds],
+        ).images
+
+    ids = [f"bench-{i}" for i in range(n)]
+    peer_s = timed(peer_call, device, repeats)
+    engine_s = timed(
+        functools.partial(gen.generate, sources, targets, r, seed=0, prompts=prompts, source_ids=ids, batch_size=n),
+        device,
+        repeats,
+    )
+    # the same noise: record the peer's, then run the engine's pipeline call with it
+    captured: list[torch.Tensor] = []
+    add_noise = peer.scheduler.add_noise
+
+    def recording(original: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+        captured.append(noise.detach().cpu())
+        return add_noise(original, noise, timesteps)
+
+    peer.scheduler.add_noise = recording
+    try:
+        peer_images = peer_call()
+    finally:
+        peer.scheduler.add_noise = add_noise
+    rows = gen._prepare(sources, targets, r, 0, prompts, ids, n)
+    latents = torch.cat([rows.latents[k] for k in rows.keys])
+    pipe._genie_noise = (captured[0], False)
+    try:
+        with torch.inference_mode():
+            engine_images = pipe(
+                image=latents,
+                strength=_strength(denoising_steps(r, gen.num_inference_steps), gen.num_inference_steps),
+                num_inference_steps=gen.num_inference_steps,
+                guidance_scale=gen.guidance_scale,
+                generator=[torch_generator(s) for s in seeds],
+                **rows.embeddings(list(range(n))),
+            ).images
+    finally:
+        pipe._genie_noise = None
+    diff = np.abs(
+        np.stack([np.asarray(a, dtype=np.int16) for a in peer_images])
+        - np.stack([np.asarray(b, dtype=np.int16) for b in engine_images])
+    )
+    return {
+        "images": n,
+        "peer_images_per_s": n / peer_s,
+        "engine_images_per_s": n / engine_s,
+        "engine_vs_peer": peer_s / engine_s,
+        "pixel_difference_same_noise": {"mean": float(diff.mean()), "max": int(diff.max())},
+    }
+
+
+def bench_training(
+    bank: Any,
+    images: Sequence[Any],
+    labels: Sequence[int],
+    host: str,
+    num_workers: int,
+    size: int = 32,
+    p: float = 0.5,
+    epochs: int = 1,
+) -> dict[str, float]:
+    """A DataLoader epoch of a realistic pipeline (decode PNG bytes, RandomResizedCrop, GenieTransform in bank mode
+    with probability `p`, to a float tensor) against the same pipeline without GenieTransform: samples per second of
+    each and their ratio, for `host` ("albumentations" or "torchvision") with `num_workers` workers."""
+    import io
+
+    from torch.utils.data import DataLoader, Dataset
+
+    encoded = []
+    for image in images:
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        encoded.append(buffer.getvalue())
+    num_classes = int(max(labels)) + 1
+
+    def pipeline(with_genie: bool) -> Callable[[Any, int], tuple[torch.Tensor, int]]:
+        if host == "albumentations":
+            import albumentations as A
+
+            from .albumentations import GenieTransform as AlbGenie
+
+            steps: list[Any] = [A.RandomResizedCrop(size=(size, size), scale=(0.5, 1.0))]
+            if with_genie:
+                steps.append(AlbGenie(bank=bank, p=p, num_classes=num_classes))
+            aug = A.Compose(steps, seed=0)
+
+            def run_alb(image: Any, label: int) -> tuple[torch.Tensor, int]:
+                out = aug(image=np.asarray(image), label=label)
+                return torch.from_numpy(out["image"]).permute(2, 0, 1).float() / 255, int(out["label"])
+
+            return run_alb
+        from torchvision.transforms import v2
+
+        from .torchvision import GenieTransform as TvGenie
+
+        tv_steps: list[Any] = [v2.PILToTensor(), v2.RandomResizedCrop(size, scale=(0.5, 1.0), antialias=True)]
+        if with_genie:
+            tv_steps.append(TvGenie(bank=bank, p=p, num_classes=num_classes))
+        tv_steps.append(v2.ToDtype(torch.float32, scale=True))
+        tf = v2.Compose(tv_steps)
+
+        def run_tv(image: Any, label: int) -> tuple[torch.Tensor, int]:
+            out, new_label = tf(image, label)
+            return out, int(new_label)
+
+        return run_tv
+
+    class Encoded(Dataset):
+        def __init__(self, transform: Callable[[Any, int], tuple[torch.Tensor, int]]) -> None:
+            self.transform = transform
+
+        def __len__(self) -> int:
+            return len(encoded)
+
+        def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+            image = Image.open(io.BytesIO(encoded[i])).convert("RGB")  # decode
+            return self.transform(image, int(labels[i]))
+
+    rates = {}
+    for name, with_genie in (("without", False), ("with", True)):
+        loader = DataLoader(Encoded(pipeline(with_genie)), batch_size=64, shuffle=True, num_workers=num_workers)
+        for _ in loader:  # warm-up epoch (workers start, caches fill)
+            break
+        start = time.perf_counter()
+        for _ in range(epochs):
+            for _batch in loader:
+                pass
+        rates[name] = epochs * len(encoded) / (time.perf_counter() - start)
+    return {
+        "samples_per_s_without": rates["without"],
+        "samples_per_s_with": rates["with"],
+        "ratio": rates["with"] / rates["without"],
+    }
+
+
+def bench_cheap_ada_curve(
+    gen: GenieGenerator,
+    embedder: Any,
+    sources: list,
+    targets: list[int],
+    prototypes: dict,
+    prompts: PromptMap,
+    cheap_steps: Sequence[int] = (3, 4, 5, 6, 8, 10),
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Cost against agreement for cheap GeNIe-Ada over its coarse schedule: for each `cheap_steps`, the seconds per
+    kept image relative to GeNIe at r = 0.8 and the fraction of pairs whose r* equals the exact rule's."""
+    from .ada import GenieAda
+
+    device = gen.pipe.device
+    n = len(sources)
+    ids = [f"bench-{i}" for i in range(n)]
+
+    def run(ada: Any) -> tuple[float, np.ndarray]:
+        _sync(device)
+        start = time.perf_counter()
+        out = ada.run(sources, targets, prototypes=prototypes, seed=seed, prompts=prompts, source_ids=ids)
+        _sync(device)
+        return (time.perf_counter() - start) / n, np.array([row["r_star"] for row in out.table])
+
+    exact_s, exact_r = run(GenieAda(gen, embedder))
+    _sync(device)
+    start = time.perf_counter()
+    gen.generate(sources, targets, 0.8, seed=seed, prompts=prompts, source_ids=ids, progress=False)
+    _sync(device)
+    genie_s = (time.perf_counter() - start) / n
+    curve = []
+    for k in cheap_steps:
+        seconds, r_star = run(GenieAda(gen, embedder, mode="cheap", cheap_steps=k))
+        curve.append(
+            {"cheap_steps": k, "cost_vs_genie_0.8": seconds / genie_s, "agreement": float((r_star == exact_r).mean())}
+        )
+    return {"pairs": n, "exact_cost_vs_genie_0.8": exact_s / genie_s, "curve": curve}
+
+
+__all__ = [
+    "bench_ada",
+    "bench_cheap_ada_curve",
+    "bench_peer",
+    "bench_throughput",
+    "bench_training",
+    "naive_loop",
+    "oracle_consistency",
+    "peak_memory_mb",
+    "timed",
+    "unet_floor",
+]

@@ -107,3 +107,21 @@ def digits_oracle():
 
     images, labels, _ = digits_arrays("train")
     return SVC(C=10, gamma="scale").fit(downsample(images), labels)
+
+
+__all__ = [
+    "DATA_FILE",
+    "DIGITS_TEMPLATE",
+    "DIGIT_NAMES",
+    "RESOLUTION",
+    "SPLITS",
+    "SPLIT_SEED",
+    "TRAIN_FRACTION",
+    "digits_arrays",
+    "digits_oracle",
+    "digits_prompt_map",
+    "digits_scans",
+    "downsample",
+    "load_digits_dataset",
+    "upsample",
+]

@@ -210,3 +210,14 @@ def embedder_from_spec(spec: str, weights: str | Path | None = None, device: str
     model = load_classifier_weights(arch, weights)
     transforms = torchvision.models.get_model_weights(arch).DEFAULT.transforms()
     return torchvision_embedder(model, transforms, name=f"{arch}:{Path(weights).name}", device=device)
+
+
+__all__ = [
+    "HEADS",
+    "Embedder",
+    "default_preprocess",
+    "digits_embedder",
+    "embedder_from_spec",
+    "load_classifier_weights",
+    "torchvision_embedder",
+]

@@ -3,3 +3,8 @@
 
 class GenieWarning(UserWarning):
     """Something about to give worse data than you expect (e.g. a prompt template the model was not trained with)."""
+
+
+__all__ = [
+    "GenieWarning",
+]

@@ -1034,3 +1034,18 @@ class GenieGenerator:
             for j, p in enumerate(new):
                 self._prompt_cache[(p, cfg)] = {k: t[j : j + 1] for k, t in zip(names, out) if t is not None}
         return {p: self._prompt_cache[(p, cfg)] for p in set(prompts)}
+
+
+__all__ = [
+    "PRESETS",
+    "SCHEDULERS",
+    "SETTINGS",
+    "TIMESTEP_SPACINGS",
+    "GenieGenerator",
+    "GenieOutput",
+    "GenieRecord",
+    "UnknownLabelError",
+    "apply_filter",
+    "check_noise_ratio",
+    "denoising_steps",
+]

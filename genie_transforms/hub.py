@@ -369,3 +369,21 @@ def regenerate_ada_images(
         )
     images = [source[int(i)][image_column] for i in table["source_index"]]
     return generate_from_table(generator, images, table, prompts)
+
+
+__all__ = [
+    "CAVEATS",
+    "CITATION",
+    "DIGITS_CREDIT",
+    "NAME",
+    "SPLIT",
+    "CardInfo",
+    "build_dataset_folder",
+    "check_name",
+    "check_repo_id",
+    "folder_files",
+    "load_config",
+    "load_noise_table",
+    "push_folder",
+    "regenerate_ada_images",
+]

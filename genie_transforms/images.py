@@ -163,3 +163,17 @@ def join_batch(images: list, batch_kind: str | None) -> object:
     if batch_kind == "tensor":
         return torch.stack(images)
     return images
+
+
+__all__ = [
+    "ACCEPTED",
+    "ImageSpec",
+    "content_hash",
+    "fit_square",
+    "join_batch",
+    "pil_to_tensor",
+    "restore",
+    "split_batch",
+    "tensor_to_pil",
+    "to_rgb",
+]

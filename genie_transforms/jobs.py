@@ -377,3 +377,22 @@ def merge_chunks(out_dir: str | Path, split: str = "train") -> Path | None:
         return final
     finally:
         lock.release()
+
+
+__all__ = [
+    "JOB_FILE",
+    "STATUS_KEYS",
+    "ChunkLock",
+    "ChunkRecord",
+    "check_job",
+    "chunk_path",
+    "chunk_problem",
+    "differences",
+    "load_source",
+    "merge_chunks",
+    "missing_chunks",
+    "run_chunks",
+    "shard_chunks",
+    "skipped_rows",
+    "write_chunk",
+]

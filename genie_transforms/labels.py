@@ -94,3 +94,14 @@ def check_label_mode(mode: str) -> str:
     if mode not in LABEL_MODES:
         raise ValueError(f"`label_mode` must be one of {LABEL_MODES}, got {mode!r}.")
     return mode
+
+
+__all__ = [
+    "LABEL_MODES",
+    "LabelError",
+    "as_vector",
+    "check_label_mode",
+    "label_index",
+    "label_vector",
+    "like",
+]

@@ -417,3 +417,24 @@ def load_img2img_pipeline(spec: ModelSpec) -> tuple[Any, ResolvedModel]:
     else:
         pipe.to(device)
     return pipe, resolved
+
+
+__all__ = [
+    "ASSETS",
+    "BUNDLED_MODELS",
+    "DTYPES",
+    "METADATA_FILE",
+    "OFFLOAD",
+    "LoraWeights",
+    "ModelSpec",
+    "ResolvedModel",
+    "TextualInversion",
+    "adapter_records",
+    "content_identity",
+    "dtype_name",
+    "file_digest",
+    "load_img2img_pipeline",
+    "make_spec",
+    "read_metadata",
+    "resolve_model",
+]

@@ -46,3 +46,10 @@ def write_parquet(ds: Dataset, path: str | Path) -> WrittenFile:
     finally:
         tmp.unlink(missing_ok=True)
     return written
+
+
+__all__ = [
+    "WrittenFile",
+    "embed_images",
+    "write_parquet",
+]

@@ -153,3 +153,10 @@ def pca_plot(
     fig.tight_layout()
     fig.savefig(path)
     return path
+
+
+__all__ = [
+    "ada_curves",
+    "image_grid",
+    "pca_plot",
+]

@@ -167,3 +167,11 @@ class PromptMap:
 
     def __repr__(self) -> str:
         return f"PromptMap({len(self)} classes, template={self.template!r})"
+
+
+__all__ = [
+    "DEFAULT_TEMPLATE",
+    "SYNONYMS",
+    "PromptMap",
+    "clean_class_name",
+]

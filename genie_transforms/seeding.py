@@ -66,3 +66,15 @@ def torch_generator(noise_seed: int) -> torch.Generator:
     """A CPU `torch.Generator` for what a stochastic scheduler draws during denoising (the starting noise comes from
     [`row_noise`]); seeded from all 63 bits of `noise_seed`, folded to the 32 that torch keeps."""
     return torch.Generator(device="cpu").manual_seed((noise_seed ^ (noise_seed >> 32)) & 0xFFFFFFFF)
+
+
+__all__ = [
+    "NOISE_SCHEME",
+    "SEED_SCHEME",
+    "check_seed",
+    "derive_seed",
+    "row_noise",
+    "row_rng",
+    "stable_hash",
+    "torch_generator",
+]

@@ -277,3 +277,15 @@ class TransformCore:
         return label_vector(
             draw["source_label"], draw["target"], draw["noise_ratio"], self.label_mode, self.num_classes
         )
+
+
+__all__ = [
+    "BANK_COLUMNS",
+    "UNSERVED",
+    "BankSource",
+    "HardNegativeSource",
+    "OnlineSource",
+    "TransformCore",
+    "as_generator",
+    "make_source",
+]

@@ -234,3 +234,16 @@ def get_strategy(
 def targets_per_source(strategy: TargetStrategy, classes: Sequence[int]) -> int:
     """How many targets the strategy gives each source (the same for every source of these classes)."""
     return len(strategy(int(classes[0]), classes, source_id="probe", seed=0))
+
+
+__all__ = [
+    "STRATEGIES",
+    "AllOthers",
+    "ConfusionTopK",
+    "RandomK",
+    "TargetStrategy",
+    "ToTail",
+    "get_strategy",
+    "strategy_from_dict",
+    "targets_per_source",
+]

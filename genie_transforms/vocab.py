@@ -36,3 +36,10 @@ def build_clip_tokenizer(words: Iterable[str] = (), model_max_length: int = 77) 
     for token in SPECIAL:
         vocab[token] = len(vocab)
     return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=model_max_length)  # type: ignore[arg-type]
+
+
+__all__ = [
+    "CHARS",
+    "SPECIAL",
+    "build_clip_tokenizer",
+]

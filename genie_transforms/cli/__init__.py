@@ -86,3 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, ImportError, RuntimeError) as err:
         print(f"genie {args.command}: error: {err}", file=sys.stderr)
         return 1
+
+
+__all__ = [
+    "COMMANDS",
+    "QUIET_ENV",
+    "build_parser",
+    "main",
+    "quiet_console",
+]

@@ -141,3 +141,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"r* over {len(table)} pairs: " + ", ".join(f"{r}: {n}" for r, n in histogram.items()))
     print(f"merged into {folder}; noise table in {table_dir.parent}; curves in {curves}")
     return 0
+
+
+__all__ = [
+    "register",
+    "run",
+]

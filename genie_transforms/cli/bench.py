@@ -1,10 +1,12 @@
 """`genie bench`: measured speed of the engine, printed and written as JSON.
 
-On one model (the shipped `genie-tiny-digits` by default, `tiny` for the random test pipeline, or any Hub id or
-folder on a GPU), in one run: images per second of GenieGenerator at several batch sizes against the reference
-code's per-image loop on the same model, steps and r; the time over the UNet-only floor; seconds and denoising
-steps per kept image of GeNIe (r = 0.8), exact and cheap GeNIe-Ada; peak memory; and, on the digits model, the
-`fast` preset's throughput and label consistency against the reference loop at 50 steps.
+On one model (the shipped `genie-tiny-digits` by default; `tiny` for the random test pipeline; `sd15-random` for
+Stable Diffusion 1.5's architecture with random weights, built in code, 512 px; or any Hub id or folder), in one
+run: images per second of GenieGenerator at several batch sizes against the reference code's per-image loop on
+the same model, steps and r, and against diffusers' img2img pipeline called once with the whole batch (the
+strongest peer), with the pixel difference at the same noise; the time over the UNet-only floor; peak memory; on
+the digits model, the cost of exact and cheap GeNIe-Ada with cheap Ada's cost-agreement curve, the `fast` preset's
+label consistency, and the training throughput of a DataLoader with GenieTransform (both hosts, 0 and 2 workers).
 """
 
 from __future__ import annotations
@@ -14,13 +16,17 @@ import json
 import platform
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from .common import add_parser, report
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = add_parser(sub, "bench", "measure the engine's speed (printed and written as JSON)", __doc__)
-    parser.add_argument("--model", default="genie-tiny-digits", help="genie-tiny-digits, tiny, or a Hub id / folder")
+    parser.add_argument(
+        "--model", default="genie-tiny-digits", help="genie-tiny-digits, tiny, sd15-random, or a Hub id / folder"
+    )
+    parser.add_argument("--dtype", default=None, help="float16 / bfloat16 / float32 (default: float16 on CUDA)")
     parser.add_argument("--images", type=int, default=16, help="images per measurement (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=50, help="denoising steps of the full schedule")
     parser.add_argument("--noise-ratio", type=float, default=0.8, help="r of the throughput figures")
@@ -29,6 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--ada-pairs", type=int, default=32, help="pairs for the Ada figures (0 to skip)")
     parser.add_argument(
         "--quality-images", type=int, default=200, help="images for the fast preset's oracle figures (0 to skip)"
+    )
+    parser.add_argument(
+        "--cheap-steps", type=int, nargs="*", default=[3, 4, 5, 6, 8, 10], help="cheap Ada's curve (none to skip)"
+    )
+    parser.add_argument(
+        "--training-images", type=int, default=1024, help="DataLoader epoch size of the training figures (0 to skip)"
     )
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     parser.add_argument("--channels-last", action="store_true", help="measure with the UNet in channels-last format")
@@ -42,7 +54,15 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from PIL import Image
 
-    from ..bench import bench_ada, bench_throughput, oracle_consistency, timed
+    from ..bench import (
+        bench_ada,
+        bench_cheap_ada_curve,
+        bench_peer,
+        bench_throughput,
+        bench_training,
+        oracle_consistency,
+        timed,
+    )
     from ..digits import digits_arrays, digits_oracle, digits_prompt_map, downsample
     from ..generator import PRESETS, GenieGenerator
     from ..testing import save_tiny_pipeline
@@ -50,14 +70,19 @@ def run(args: argparse.Namespace) -> int:
     model = args.model
     if model == "tiny":
         model = str(save_tiny_pipeline(Path(tempfile.mkdtemp()) / "tiny-sd"))
-    gen = GenieGenerator.from_pretrained(
-        model,
-        device=args.device,
-        num_inference_steps=args.steps,
-        progress=False,
-        channels_last=args.channels_last,
-        compile_unet=args.compile,
-    )
+    settings = {"num_inference_steps": args.steps, "progress": False, "channels_last": args.channels_last}
+    if model == "sd15-random":
+        from ..testing import make_sd15_random_pipeline
+
+        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = getattr(torch, args.dtype or ("float16" if device == "cuda" else "float32"))
+        pipe: Any = make_sd15_random_pipeline(dtype=dtype)
+        gen = GenieGenerator(pipe.to(device), compile_unet=args.compile, **settings)
+    else:
+        dtype_arg = {"dtype": args.dtype} if args.dtype else {}
+        gen = GenieGenerator.from_pretrained(
+            model, device=args.device, compile_unet=args.compile, **dtype_arg, **settings
+        )
     digits = args.model == "genie-tiny-digits"
     rng = np.random.default_rng(0)
     images, labels, _ = digits_arrays("heldout")
@@ -78,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         "compile": args.compile,
         "threads": torch.get_num_threads(),
         "cpu": platform.processor() or platform.machine(),
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "dtype": str(gen.pipe.unet.dtype),
     }
     figures["throughput"] = t = bench_throughput(
         gen, sources, targets, prompts, args.noise_ratio, args.batch_sizes, args.repeats
@@ -90,6 +117,13 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"UNet-only floor {t['unet_floor_s']:.2f} s; engine {t['engine_s_at_best_batch']:.2f} s "
         f"({t['overhead_over_unet_floor']:.2f}x the floor); peak memory {t['peak_memory_mb']:.0f} MiB"
+    )
+    figures["peer"] = peer = bench_peer(gen, sources, targets, prompts, args.noise_ratio, args.repeats)
+    print(
+        f"diffusers img2img called once with all {peer['images']} images: {peer['peer_images_per_s']:.2f} images/s; "
+        f"the engine {peer['engine_images_per_s']:.2f} ({peer['engine_vs_peer']:.2f}x); at the same noise the "
+        f"images differ by {peer['pixel_difference_same_noise']['mean']:.2f} levels on average "
+        f"(max {peer['pixel_difference_same_noise']['max']})"
     )
     if digits and args.ada_pairs > 0:
         from ..ada import class_prototypes
@@ -105,6 +139,13 @@ def run(args: argparse.Namespace) -> int:
             ratio = a["seconds_per_image"][k] / a["seconds_per_image"]["genie_0.8"]
             print(f"| {k} | {a['steps_per_image'][k]:.1f} | {a['seconds_per_image'][k]:.4f} | {ratio:.2f} |")
         print(f"cheap Ada picks the same r* as exact Ada for {a['agreement']:.0%} of {a['pairs']} pairs")
+        if args.cheap_steps:
+            figures["cheap_ada_curve"] = c = bench_cheap_ada_curve(
+                gen, embedder, ada_sources, ada_targets, protos, prompts, args.cheap_steps
+            )
+            print("| cheap Ada sweep steps | x GeNIe 0.8 | same r* as exact |\n| --- | --- | --- |")
+            for row in c["curve"]:
+                print(f"| {row['cheap_steps']} | {row['cost_vs_genie_0.8']:.2f} | {row['agreement']:.0%} |")
     if digits and args.quality_images > 0:
 
         def oracle(ims):
@@ -133,6 +174,34 @@ def run(args: argparse.Namespace) -> int:
             f"{f['speedup_vs_naive_at_paper_steps']:.1f}x the reference loop at {args.steps} steps; oracle reads the "
             f"target {f['oracle_reads_target_fast']:.1%} (paper settings: {f['oracle_reads_target_paper']:.1%})"
         )
+    if digits and args.training_images > 0:
+        from ..datasets import generate_hard_negatives
+        from ..digits import load_digits_dataset
+
+        train = load_digits_dataset("train")
+        bank = generate_hard_negatives(
+            train.select(range(min(200, len(train)))), gen.with_settings(num_inference_steps=10), targets="random_k:1"
+        )
+        pick = rng.choice(len(images), args.training_images, replace=args.training_images > len(images))
+        epoch = [Image.fromarray(images[i]) for i in pick]
+        epoch_labels = [int(labels[i]) for i in pick]
+        figures["training"] = {}
+        print("| DataLoader epoch | workers | samples/s without | with GenieTransform (bank, p=0.5) | ratio |")
+        print("| --- | --- | --- | --- | --- |")
+        for host in ("albumentations", "torchvision"):
+            for workers in (0, 2):
+                row = bench_training(bank, epoch, epoch_labels, host, workers)
+                figures["training"][f"{host}, {workers} workers"] = row
+                print(
+                    f"| {host} | {workers} | {row['samples_per_s_without']:.0f} | {row['samples_per_s_with']:.0f} | "
+                    f"{row['ratio']:.2f} |"
+                )
     args.json.write_text(json.dumps(figures, indent=2, default=str))
     print(f"wrote {args.json}")
     return 0
+
+
+__all__ = [
+    "register",
+    "run",
+]

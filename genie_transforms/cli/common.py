@@ -451,3 +451,34 @@ def report() -> dict[str, str]:
             info[name] = "not installed"
     info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "not available"
     return info
+
+
+__all__ = [
+    "BUNDLED_MODEL",
+    "PACKAGES",
+    "PRESET_CHOICES",
+    "SCHEDULER_CHOICES",
+    "HelpFormatter",
+    "SourceData",
+    "UsageError",
+    "add_filter_arguments",
+    "add_job_arguments",
+    "add_model_arguments",
+    "add_parser",
+    "add_prototype_arguments",
+    "add_source_arguments",
+    "add_strategy_arguments",
+    "build_filter",
+    "build_generator",
+    "build_prototypes",
+    "build_strategy",
+    "check_bundled",
+    "finish_job",
+    "positive_int",
+    "process_device",
+    "prototype_rows",
+    "read_source",
+    "report",
+    "rows_per_call",
+    "shard_from_env",
+]

@@ -16,7 +16,15 @@ import json
 import time
 from pathlib import Path
 
-from .common import BUNDLED_MODEL, UsageError, add_model_arguments, add_parser, check_bundled, positive_int
+from .common import (
+    BUNDLED_MODEL,
+    UsageError,
+    add_model_arguments,
+    add_parser,
+    add_source_arguments,
+    positive_int,
+    read_source,
+)
 
 R_GRID = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
@@ -25,16 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = add_parser(sub, "demo", "GeNIe end to end: few-shot evaluation, grid and PCA pictures (offline)", __doc__)
     parser.add_argument("--out", type=Path, default=Path("genie-output"), help="output folder")
     add_model_arguments(parser, default_model=BUNDLED_MODEL, steps=20, batch_size=64)
-    group = parser.add_argument_group("data and backbone")
-    group.add_argument(
-        "--dataset",
-        default=None,
-        help="Hub id or folder of an image-classification dataset "
-        "(default: the digits' held-out split, with the bundled model)",
-    )
-    group.add_argument("--split", default="train", help="split of --dataset")
-    group.add_argument("--image-column", default="image", help="an Image column of --dataset")
-    group.add_argument("--label-column", default="label", help="a ClassLabel column of --dataset")
+    add_source_arguments(parser, required=False)  # without --dataset: the digits' held-out split
+    group = parser.add_argument_group("backbone")
     group.add_argument(
         "--embedder",
         default=BUNDLED_MODEL,
@@ -64,14 +64,9 @@ def load_data(args: argparse.Namespace, gen):
     if args.dataset is None:
         images, labels, _ = digits_arrays("heldout")
         return [Image.fromarray(x) for x in images], labels.tolist(), digits_prompt_map(), [5, 6, 7, 8, 9], False
-    from ..datasets import check_dataset, prompt_map_for
-    from ..jobs import load_source
-
-    ds = load_source(args.dataset, args.split)
-    check_dataset(ds, args.image_column, args.label_column)
-    prompts = prompt_map_for(ds.features, args.label_column, None, gen)
-    check_bundled(args, [prompts.names[i] for i in prompts.labels])
-    return [im.convert("RGB") for im in ds[args.image_column]], list(ds[args.label_column]), prompts, None, True
+    source = read_source(args, gen)  # the one way every command reads a source split
+    ds = source.ds
+    return [im.convert("RGB") for im in ds[args.image_column]], list(ds[args.label_column]), source.prompts, None, True
 
 
 def write_pictures(gen, prompts, images, labels, classes, embedder, args, out: Path) -> None:
@@ -233,3 +228,13 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(summary_lines(results)))
     print(f"wrote {args.out / 'results.json'} in {round(time.time() - started, 1)} s")
     return 0
+
+
+__all__ = [
+    "R_GRID",
+    "load_data",
+    "register",
+    "run",
+    "summary_lines",
+    "write_pictures",
+]

@@ -16,3 +16,9 @@ def run(args: argparse.Namespace) -> int:
     for key, value in report().items():
         print(f"- {key}: {value}")
     return 0
+
+
+__all__ = [
+    "register",
+    "run",
+]

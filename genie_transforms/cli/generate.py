@@ -149,3 +149,10 @@ def run(args: argparse.Namespace) -> int:
     if folder is not None:
         print(f"all chunks done; merged into {folder} (datasets.load_dataset('{folder}'))")
     return 0
+
+
+__all__ = [
+    "estimate",
+    "register",
+    "run",
+]

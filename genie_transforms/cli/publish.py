@@ -110,3 +110,11 @@ def run(args: argparse.Namespace) -> int:
         files = push_folder(folder, args.push, private=args.private, large=args.large)
         print(f"pushed {len(files)} files to https://huggingface.co/datasets/{args.push}")
     return 0
+
+
+__all__ = [
+    "read_job",
+    "register",
+    "run",
+    "strategy_spec",
+]

@@ -37,3 +37,9 @@ def run(args: argparse.Namespace) -> int:
     verb = "would upload" if args.dry_run else "uploaded"
     print(f"{verb} {len(files)} files ({total / 2**20:.1f} MiB) to https://huggingface.co/datasets/{args.repo_id}")
     return 0
+
+
+__all__ = [
+    "register",
+    "run",
+]

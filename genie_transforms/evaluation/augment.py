@@ -58,3 +58,11 @@ def cutmix(a: Image.Image, b: Image.Image, rng: np.random.Generator) -> Image.Im
     out = a.copy()
     out.paste(b.resize(a.size).crop((x, y, x + cw, y + ch)), (x, y))
     return out
+
+
+__all__ = [
+    "cutmix",
+    "mixup",
+    "random_resized_crop",
+    "strong",
+]

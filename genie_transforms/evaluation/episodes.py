@@ -88,3 +88,13 @@ def mean_confidence_interval(accuracies: Sequence[float]) -> tuple[float, float]
     if acc.size == 0:
         raise ValueError("No accuracies to summarise.")
     return float(acc.mean()), float(1.96 * acc.std() / np.sqrt(acc.size))
+
+
+__all__ = [
+    "Episode",
+    "linear_probe",
+    "linear_probe_accuracy",
+    "linear_probe_predict",
+    "mean_confidence_interval",
+    "sample_episodes",
+]

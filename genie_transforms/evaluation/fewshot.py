@@ -342,3 +342,16 @@ def paired_differences(accuracies: dict[str, list[float]], pairs: Sequence[tuple
             "episodes": n,
         }
     return out
+
+
+__all__ = [
+    "CLASSIC",
+    "GENERATIVE",
+    "METHODS",
+    "PAIRS",
+    "FewShotConfig",
+    "GeneratedBank",
+    "episode_training_set",
+    "evaluate_few_shot",
+    "paired_differences",
+]

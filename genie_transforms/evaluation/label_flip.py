@@ -72,3 +72,9 @@ def sample_diversity(generated: np.ndarray, real: np.ndarray) -> float:
     if len(generated) < 2 or len(real) < 2:
         raise ValueError("sample_diversity needs at least two generated and two real images.")
     return _mean_pairwise_distance(np.asarray(generated)) / _mean_pairwise_distance(np.asarray(real))
+
+
+__all__ = [
+    "label_flip_curve",
+    "sample_diversity",
+]

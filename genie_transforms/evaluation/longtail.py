@@ -174,3 +174,12 @@ def _generate(
     else:
         out = generator.text_to_image(targets, seed=seed, prompts=prompts, source_ids=ids, progress=False)
     return embedder(list(out.images)), targets, source_labels
+
+
+__all__ = [
+    "LONG_TAIL_METHODS",
+    "evaluate_long_tail",
+    "long_tail_counts",
+    "long_tail_indices",
+    "shot_groups",
+]

@@ -1,0 +1,51 @@
+"""What `pip install` and the sdist carry: checked on a real build of the project."""
+
+import importlib
+import pkgutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+import genie_transforms
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_the_sdist_carries_scripts_examples_docs_and_changelog(tmp_path):
+    subprocess.run(
+        [sys.executable, "-c", f"from setuptools import build_meta; build_meta.build_sdist({str(tmp_path)!r})"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    (sdist,) = tmp_path.glob("*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
+        metadata = tar.extractfile(next(n for n in tar.getnames() if n.endswith("/PKG-INFO"))).read().decode()
+    expected = {"CHANGELOG.md", "README.md", "hub_scripts/train_tiny_digits.py", "examples/few_shot.py",
+                "benchmarks/evaluate.py", "docs/guides/quickstart.md", "mkdocs.yml", "genie_transforms/py.typed",
+                "genie_transforms/assets/digits/digits.npz", "tests/test_hub_scripts.py"}  # fmt: skip
+    assert expected <= names, expected - names
+    assert (
+        "Classifier: Typing :: Typed" in metadata and "Project-URL: Paper, https://arxiv.org/abs/2312.02548" in metadata
+    )
+    assert "Requires-Dist: scikit-learn" in metadata and 'extra == "evaluation"' in metadata
+
+
+def test_every_module_says_what_it_exports():
+    for info in pkgutil.walk_packages(genie_transforms.__path__, "genie_transforms."):
+        if info.name.endswith("__main__"):
+            continue
+        try:
+            module = importlib.import_module(info.name)
+        except ModuleNotFoundError as err:  # an extra that this environment does not have (torchvision)
+            assert err.name in ("torchvision", "albumentations", "peft", "accelerate"), err
+            continue
+        exported = getattr(module, "__all__", None)
+        assert exported, f"{info.name} has no __all__"
+        missing = [name for name in exported if not hasattr(module, name)]
+        assert not missing, f"{info.name}.__all__ names {missing}, which it does not define"
