@@ -26,9 +26,18 @@ def test_the_sdist_carries_scripts_examples_docs_and_changelog(tmp_path):
     with tarfile.open(sdist) as tar:
         names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
         metadata = tar.extractfile(next(n for n in tar.getnames() if n.endswith("/PKG-INFO"))).read().decode()
-    expected = {"CHANGELOG.md", "README.md", "hub_scripts/train_tiny_digits.py", "examples/few_shot.py",
-                "benchmarks/evaluate.py", "docs/guides/quickstart.md", "mkdocs.yml", "genie_transforms/py.typed",
-                "genie_transforms/assets/digits/digits.npz", "tests/test_hub_scripts.py"}  # fmt: skip
+    expected = {
+        "CHANGELOG.md",
+        "README.md",
+        "hub_scripts/train_tiny_digits.py",
+        "examples/few_shot.py",
+        "benchmarks/evaluate.py",
+        "docs/guides/quickstart.md",
+        "mkdocs.yml",
+        "genie_transforms/py.typed",
+        "genie_transforms/assets/digits/digits.npz",
+        "tests/test_hub_scripts.py",
+    }
     assert expected <= names, expected - names
     assert (
         "Classifier: Typing :: Typed" in metadata and "Project-URL: Paper, https://arxiv.org/abs/2312.02548" in metadata
