@@ -280,13 +280,13 @@ def bench_training(
     labels: Sequence[int],
     host: str,
     num_workers: int,
-    size: int = 32,
+    size: int = 224,
     p: float = 0.5,
     epochs: int = 1,
 ) -> dict[str, float]:
-    """A DataLoader epoch of a realistic pipeline (decode PNG bytes, RandomResizedCrop, GenieTransform in bank mode
-    with probability `p`, to a float tensor) against the same pipeline without GenieTransform: samples per second of
-    each and their ratio, for `host` ("albumentations" or "torchvision") with `num_workers` workers."""
+    """A DataLoader epoch of a realistic pipeline (decode PNG bytes, RandomResizedCrop to `size`, GenieTransform in
+    bank mode with probability `p`, to a float tensor) against the same pipeline without GenieTransform: samples per
+    second of each and their ratio, for `host` ("albumentations" or "torchvision") with `num_workers` workers."""
     import io
 
     from torch.utils.data import DataLoader, Dataset
@@ -311,7 +311,7 @@ def bench_training(
 
             def run_alb(image: Any, label: int) -> tuple[torch.Tensor, int]:
                 out = aug(image=np.asarray(image), label=label)
-                return torch.from_numpy(out["image"]).permute(2, 0, 1).float() / 255, int(out["label"])
+                return torch.from_numpy(out["image"].copy()).permute(2, 0, 1).float() / 255, int(out["label"])
 
             return run_alb
         from torchvision.transforms import v2

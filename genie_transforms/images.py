@@ -91,6 +91,24 @@ def to_rgb(image: object, what: str = "image") -> tuple[Image.Image, ImageSpec]:
     raise TypeError(f"{what} is a {type(image).__name__}; expected {ACCEPTED}.")
 
 
+def image_spec(image: object, what: str = "image") -> ImageSpec:
+    """The form, size and channels of an image, as [`to_rgb`] records them, without converting its pixels (for
+    giving back a stored image in the form of the one it replaces)."""
+    if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim in (2, 3):
+        channels = 0 if image.ndim == 2 else image.shape[2]
+        if channels in (0, 1, 3, 4):
+            alpha = image[..., 3].copy() if channels == 4 else None
+            return ImageSpec("numpy", image.shape[0], image.shape[1], channels, "uint8", alpha=alpha)
+    if isinstance(image, torch.Tensor) and image.dtype == torch.uint8 and image.ndim in (2, 3):
+        channels = 0 if image.ndim == 2 else image.shape[0]
+        if channels in (1, 3, 4):
+            alpha = image[3].cpu().numpy().copy() if channels == 4 else None
+            return ImageSpec("tensor", image.shape[-2], image.shape[-1], channels, "uint8", alpha=alpha)
+        if channels == 0:
+            return ImageSpec("tensor", image.shape[0], image.shape[1], 0, "uint8")
+    return to_rgb(image, what)[1]  # PIL images, floats and anything to check: the full path
+
+
 def fit_square(image: Image.Image, resolution: int) -> Image.Image:
     """Resize the shorter side to `resolution` and centre-crop a square (the paper's preprocessing)."""
     return ImageOps.fit(image, (resolution, resolution), method=Image.Resampling.BICUBIC)
@@ -114,7 +132,8 @@ def content_hash(image: Image.Image) -> str:
 
 def restore(image: Image.Image, spec: ImageSpec) -> object:
     """Give a generated RGB image back in the form, size and channel layout of the input."""
-    image = image.resize((spec.width, spec.height), Image.Resampling.BICUBIC)
+    if image.size != (spec.width, spec.height):
+        image = image.resize((spec.width, spec.height), Image.Resampling.BICUBIC)
     if spec.kind == "pil":
         if spec.alpha is not None:
             out = image.convert(spec.mode)

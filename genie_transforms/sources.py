@@ -8,13 +8,15 @@ adapters alike: `draw(label, rng) -> params` (small, JSON-friendly values; no im
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+from PIL import Image
 
 from .generator import GenieGenerator, check_noise_ratio
-from .images import restore, to_rgb
+from .images import image_spec, restore
 from .labels import check_label_mode, label_index, label_vector, like
 from .prompts import PromptMap
 from .targets import TargetStrategy, get_strategy
@@ -142,7 +144,11 @@ class BankSource:
             )
         if len(bank) == 0:
             raise ValueError("The bank is empty; generate some hard negatives first.")
-        self.bank = bank.select_columns(["image"])
+        from datasets import Image as ImageFeature
+
+        images = bank.select_columns(["image"]).cast_column("image", ImageFeature(decode=False))
+        self.bank = images.flatten_indices() if images._indices is not None else images  # rows read by position
+        self._column: Any = None  # the encoded images as an Arrow column, opened once per process
         sources = np.asarray(bank["source_label"])
         self.targets = np.asarray(bank["label"])
         ratios = bank["noise_ratio"] if "noise_ratio" in bank.column_names else [None] * len(bank)
@@ -172,11 +178,19 @@ class BankSource:
 
     def images(self, sources: list, params: list[dict[str, Any]]) -> list:
         """The bank's images, in the form (PIL / numpy / tensor), size and channels of each source."""
-        out = []
-        for source, p in zip(sources, params):
-            _, spec = to_rgb(source)
-            out.append(restore(self.bank[p["bank_index"]]["image"].convert("RGB"), spec))
-        return out
+        return [restore(self._image(p["bank_index"]), image_spec(source)) for source, p in zip(sources, params)]
+
+    def _image(self, row: int) -> Image.Image:
+        """Row `row`'s image, decoded straight from its encoded bytes (or file) in the Arrow table: no `datasets`
+        row formatting on the training path."""
+        if self._column is None:
+            self._column = self.bank.data.column("image")
+        value = self._column[row].as_py()
+        image = Image.open(io.BytesIO(value["bytes"])) if value.get("bytes") else Image.open(value["path"])
+        return image.convert("RGB")
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_column": None}  # workers reopen the column from the (memory-mapped) dataset
 
 
 def make_source(

@@ -86,3 +86,34 @@ def test_a_datasets_column_is_a_list_of_images(make_dataset):
     images, kind = split_batch(column)
     assert kind is None and len(images) == 3
     assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(images, ds[:3]["image"]))
+
+
+def test_image_spec_is_to_rgbs_spec_without_the_conversion():
+    from genie_transforms.images import image_spec, to_rgb
+
+    rng = np.random.default_rng(0)
+    hwc = rng.integers(0, 256, (6, 5, 3), dtype=np.uint8)
+    forms = [
+        hwc,
+        hwc[..., 0],
+        np.concatenate([hwc, hwc[..., :1]], axis=2),
+        torch.from_numpy(hwc).permute(2, 0, 1),
+        torch.from_numpy(hwc[..., :1]).permute(2, 0, 1),
+        torch.from_numpy(np.concatenate([hwc, hwc[..., :1]], axis=2)).permute(2, 0, 1),
+        torch.from_numpy(hwc[..., 0]),
+        Image.fromarray(hwc),
+        hwc.astype(np.float32) / 255,
+    ]
+    for image in forms:
+        fast, full = image_spec(image), to_rgb(image)[1]
+        assert (fast.kind, fast.height, fast.width, fast.channels, fast.dtype, fast.mode) == (
+            full.kind,
+            full.height,
+            full.width,
+            full.channels,
+            full.dtype,
+            full.mode,
+        )
+        assert (fast.alpha is None) == (full.alpha is None)
+        if fast.alpha is not None:
+            assert np.array_equal(fast.alpha, full.alpha)

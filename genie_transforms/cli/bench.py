@@ -183,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
             train.select(range(min(200, len(train)))), gen.with_settings(num_inference_steps=10), targets="random_k:1"
         )
         pick = rng.choice(len(images), args.training_images, replace=args.training_images > len(images))
-        epoch = [Image.fromarray(images[i]) for i in pick]
+        epoch = [Image.fromarray(images[i]).resize((256, 256), Image.Resampling.BICUBIC) for i in pick]  # ImageNet-like
         epoch_labels = [int(labels[i]) for i in pick]
         figures["training"] = {}
         print("| DataLoader epoch | workers | samples/s without | with GenieTransform (bank, p=0.5) | ratio |")
