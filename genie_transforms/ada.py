@@ -9,6 +9,7 @@ between neighbours: `r* = r[argmax |s[i+1] - s[i]| + 1]`, the first index on tie
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from .embedders import Embedder
+from .errors import GenieWarning
 from .filtering import HardNegativeFilter
-from .generator import GenieGenerator, GenieOutput, GenieRecord, apply_filter, check_noise_ratio
+from .generator import GenieGenerator, GenieOutput, GenieRecord, apply_filter, check_noise_ratio, denoising_steps
 from .prompts import PromptMap
 
 DEFAULT_GRID = (0.5, 0.6, 0.7, 0.8, 0.9)
@@ -34,6 +36,11 @@ def check_grid(grid: Sequence[float], num_inference_steps: int) -> tuple[float, 
     if any(b <= a for a, b in itertools.pairwise(values)):
         raise ValueError(f"The Ada grid must be strictly increasing, got {list(values)}.")
     return values
+
+
+def _min_distinct_steps(grid: Sequence[float]) -> int:
+    """The smallest schedule on which every grid point runs its own number of denoising steps."""
+    return next(n for n in range(1, 1001) if len({denoising_steps(r, n) for r in grid}) == len(grid))
 
 
 def ada_select(source: np.ndarray, generated: np.ndarray, prototype: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
@@ -117,6 +124,15 @@ class GenieAda:
         # same weights, coarser schedule (shared through the generator's one loader)
         self.sweeper = generator.with_settings(num_inference_steps=cheap_steps) if mode == "cheap" else generator
         self.grid = check_grid(grid, self.sweeper.num_inference_steps)
+        steps = [denoising_steps(r, self.sweeper.num_inference_steps) for r in self.grid]
+        if mode == "cheap" and len(set(steps)) < len(steps):
+            warnings.warn(
+                f"cheap_steps={cheap_steps} runs the same number of steps for neighbouring grid points "
+                f"({dict(zip(self.grid, steps))}): their sweep images are identical and the jump between them is 0, "
+                f"so r* is unreliable. Use cheap_steps >= {_min_distinct_steps(self.grid)} for this grid.",
+                GenieWarning,
+                stacklevel=2,
+            )
 
     def run(
         self,
