@@ -42,7 +42,7 @@ class Digits(Dataset):
     def __getitem__(self, i):
         row = self.ds[i]
         out = self.transform(image=np.asarray(row["image"]), label=row["label"])
-        return torch.from_numpy(out["image"]).permute(2, 0, 1).float() / 255, out["label"]
+        return torch.from_numpy(out["image"].copy()).permute(2, 0, 1).float() / 255, out["label"]
 
 
 augment = A.Compose(

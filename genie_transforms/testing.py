@@ -157,7 +157,7 @@ def make_sd15_random_pipeline(seed: int = 0, dtype: torch.dtype = torch.float32)
         feature_extractor=None,
         requires_safety_checker=False,
     )
-    return pipe.to(dtype=dtype)
+    return pipe if dtype == torch.float32 else pipe.to(dtype=dtype)
 
 
 __all__ = [

@@ -5,6 +5,7 @@ import torch
 from genie_transforms import GenieGenerator
 from genie_transforms.ada import GenieAda, ada_select, check_grid, class_prototypes, generate_from_table
 from genie_transforms.embedders import Embedder
+from genie_transforms.errors import GenieWarning
 
 
 def test_ada_select_reproduces_the_reference_formula():
@@ -109,7 +110,8 @@ def test_noise_table_reproduces_the_images_without_the_sweep(ada_setup, prompts,
 
 def test_cheap_mode_sweeps_coarsely_and_generates_in_full_only_at_r_star(ada_setup, prompts, rgb_images):
     gen, embedder, protos = ada_setup
-    ada = GenieAda(gen, embedder, mode="cheap", cheap_steps=9)  # the smallest schedule that resolves the grid
+    with pytest.warns(GenieWarning, match="cheap_steps=5"):  # 5 steps cannot resolve the grid: warned, still runs
+        ada = GenieAda(gen, embedder, mode="cheap", cheap_steps=5)
     assert ada.sweeper.num_inference_steps == 5 and gen.num_inference_steps == 10
     cheap = ada.run(rgb_images[:2], [1, 2], prototypes=protos, seed=0, prompts=prompts, source_ids=["a", "b"])
     assert ada.sweeper.pipe.unet is gen.pipe.unet  # one set of weights for both schedules
@@ -150,8 +152,6 @@ def test_default_source_ids_are_pixel_hashes_not_positions(ada_setup, prompts, r
 
 def test_a_cheap_schedule_that_cannot_resolve_the_grid_is_warned_about(ada_setup):
     """On 6 steps, r = 0.5 and 0.6 both run 3 steps: identical sweep images, a jump of 0 between them."""
-    from genie_transforms.errors import GenieWarning
-
     gen, embedder, _ = ada_setup
     with pytest.warns(GenieWarning, match=r"cheap_steps=6 .* Use cheap_steps >= 9"):
         GenieAda(gen, embedder, mode="cheap", cheap_steps=6)
