@@ -1,3 +1,4 @@
+import importlib.util
 import json
 
 import numpy as np
@@ -82,7 +83,8 @@ def test_bench_on_the_digits_model_reports_ada_and_the_fast_preset(tmp_path):
     curve = figures["cheap_ada_curve"]["curve"]
     assert [row["cheap_steps"] for row in curve] == [4] and 0 <= curve[0]["agreement"] <= 1
     training = figures["training"]
-    assert set(training) == {f"{h}, {w} workers" for h in ("albumentations", "torchvision") for w in (0, 2)}
+    hosts = [h for h in ("albumentations", "torchvision") if importlib.util.find_spec(h) is not None]
+    assert set(training) == {f"{h}, {w} workers" for h in hosts for w in (0, 2)} and hosts
     assert all(row["ratio"] > 0 and row["samples_per_s_without"] > 0 for row in training.values())
 
 

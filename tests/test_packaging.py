@@ -51,8 +51,8 @@ def test_every_module_says_what_it_exports():
             continue
         try:
             module = importlib.import_module(info.name)
-        except ModuleNotFoundError as err:  # an extra that this environment does not have (torchvision)
-            assert err.name in ("torchvision", "albumentations", "peft", "accelerate"), err
+        except ImportError as err:  # an extra this environment does not have: the error names its pip command
+            assert 'pip install "genie-transforms[' in str(err), err
             continue
         exported = getattr(module, "__all__", None)
         assert exported, f"{info.name} has no __all__"
