@@ -9,32 +9,12 @@ from genie_transforms import GenieGenerator
 from genie_transforms.cli import main
 from genie_transforms.jobs import chunk_path, merge_chunks, missing_chunks, shard_chunks
 
+from .helpers import generate_args
+
 
 @pytest.fixture
 def source_dir(saved_source):
     return saved_source(10)
-
-
-def _args(source_dir, tiny_model_path, out, *extra):
-    return [
-        "generate",
-        "--dataset",
-        str(source_dir),
-        "--model",
-        str(tiny_model_path),
-        "--steps",
-        "2",
-        "--noise-ratio",
-        "1.0",
-        "--strategy",
-        "random_k:1",
-        "--chunk-size",
-        "3",
-        "--output",
-        str(out),
-        "--no-progress",
-        *extra,
-    ]
 
 
 def test_shard_chunks_cover_every_row_once():
@@ -46,7 +26,7 @@ def test_shard_chunks_cover_every_row_once():
 
 def test_generate_writes_chunks_and_a_loadable_dataset(source_dir, tiny_model_path, tmp_path):
     out = tmp_path / "job"
-    assert main(_args(source_dir, tiny_model_path, out)) == 0
+    assert main(generate_args(source_dir, tiny_model_path, out)) == 0
     assert len(list((out / "chunks").glob("chunk-*.parquet"))) == 4
     ds = load_dataset(str(out / "dataset"), split="train")
     assert len(ds) == 10 and sorted(ds["source_index"]) == list(range(10))
@@ -68,14 +48,14 @@ def test_resume_after_a_crash_redoes_nothing_and_loses_nothing(
         return real(self, *a, **k)
 
     monkeypatch.setattr(GenieGenerator, "generate", crashing)
-    assert main(_args(source_dir, tiny_model_path, out)) == 130  # Ctrl-C: one line, no traceback
+    assert main(generate_args(source_dir, tiny_model_path, out)) == 130  # Ctrl-C: one line, no traceback
     assert "run the same command again to resume" in capsys.readouterr().err
     finished = sorted((out / "chunks").glob("chunk-*.parquet"))
     assert len(finished) == 2 and not (out / "dataset").exists()
     mtimes = {p: p.stat().st_mtime_ns for p in finished}
 
     calls["n"] = -100  # no more crashes; count the chunks generated on resume
-    assert main(_args(source_dir, tiny_model_path, out)) == 0
+    assert main(generate_args(source_dir, tiny_model_path, out)) == 0
     assert calls["n"] == -100 + 2  # only the two missing chunks were generated
     assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items())
     ds = load_dataset(str(out / "dataset"), split="train")
@@ -84,12 +64,12 @@ def test_resume_after_a_crash_redoes_nothing_and_loses_nothing(
 
 def test_two_shards_give_the_same_rows_as_one_process(source_dir, tiny_model_path, tmp_path):
     single, sharded = tmp_path / "single", tmp_path / "sharded"
-    main(_args(source_dir, tiny_model_path, single))
-    assert main(_args(source_dir, tiny_model_path, sharded, "--num-shards", "2", "--shard-index", "1")) == 0
+    main(generate_args(source_dir, tiny_model_path, single))
+    assert main(generate_args(source_dir, tiny_model_path, sharded, "--num-shards", "2", "--shard-index", "1")) == 0
     assert not (sharded / "dataset").exists()  # shard 0 is still to do
     with pytest.raises(ValueError, match="not finished: chunks \\[0, 2\\]"):
         merge_chunks(sharded)
-    assert main(_args(source_dir, tiny_model_path, sharded, "--num-shards", "2", "--shard-index", "0")) == 0
+    assert main(generate_args(source_dir, tiny_model_path, sharded, "--num-shards", "2", "--shard-index", "0")) == 0
     a = load_dataset(str(single / "dataset"), split="train")
     b = load_dataset(str(sharded / "dataset"), split="train")
     assert a["source_index"] == b["source_index"] and a["label"] == b["label"] and a["noise_seed"] == b["noise_seed"]
@@ -99,8 +79,8 @@ def test_two_shards_give_the_same_rows_as_one_process(source_dir, tiny_model_pat
 
 def test_a_resumed_job_must_keep_its_settings(source_dir, tiny_model_path, tmp_path, capsys):
     out = tmp_path / "job"
-    main(_args(source_dir, tiny_model_path, out, "--limit", "3"))
-    assert main(_args(source_dir, tiny_model_path, out, "--limit", "3", "--seed", "5")) == 1
+    main(generate_args(source_dir, tiny_model_path, out, "--limit", "3"))
+    assert main(generate_args(source_dir, tiny_model_path, out, "--limit", "3", "--seed", "5")) == 1
     assert "other settings (seed: 0 in the job, 5 now)" in capsys.readouterr().err
 
 
@@ -149,7 +129,7 @@ def test_replaced_weights_are_another_model_for_the_cache_and_for_a_resume(
         targets="random_k:1",
     )
     source, out = saved_source(4), tmp_path / "job"
-    assert main(_args(source, model, out, "--chunk-size", "2", "--limit", "2")) == 0
+    assert main(generate_args(source, model, out, "--chunk-size", "2", "--limit", "2")) == 0
     make_tiny_pipeline(seed=7).save_pretrained(model, safe_serialization=True)  # new weights at the same path
     again = generate_hard_negatives(
         ds,
@@ -162,7 +142,7 @@ def test_replaced_weights_are_another_model_for_the_cache_and_for_a_resume(
         np.abs(np.asarray(a, int) - np.asarray(b, int)).max() > 0 for a, b in zip(first["image"], again["image"])
     )
     capsys.readouterr()
-    assert main(_args(source, model, out, "--chunk-size", "2", "--limit", "2")) == 1
+    assert main(generate_args(source, model, out, "--chunk-size", "2", "--limit", "2")) == 1
     err = capsys.readouterr().err
     assert "generator.model_revision: 'sha256:" in err and "in the job" in err and "now" in err
 
@@ -172,9 +152,9 @@ def test_a_replaced_source_and_changed_settings_are_named_with_both_values(
 ):
     source, out = tmp_path / "source", tmp_path / "job"
     make_dataset(4).save_to_disk(str(source))
-    assert main(_args(source, tiny_model_path, out, "--dataset-revision", "v1")) == 0
+    assert main(generate_args(source, tiny_model_path, out, "--dataset-revision", "v1")) == 0
     capsys.readouterr()
-    assert main(_args(source, tiny_model_path, out, "--dataset-revision", "v1", "--steps", "3")) == 1
+    assert main(generate_args(source, tiny_model_path, out, "--dataset-revision", "v1", "--steps", "3")) == 1
     assert "generator.num_inference_steps: 2 in the job, 3 now" in capsys.readouterr().err
     import shutil
 
@@ -182,7 +162,7 @@ def test_a_replaced_source_and_changed_settings_are_named_with_both_values(
     make_dataset(4, names=["cat", "dog", "car", "boat"]).map(lambda r: {"label": 3 - r["label"]}).save_to_disk(
         str(source)
     )
-    assert main(_args(source, tiny_model_path, out, "--dataset-revision", "v1")) == 1
+    assert main(generate_args(source, tiny_model_path, out, "--dataset-revision", "v1")) == 1
     assert "source.fingerprint:" in capsys.readouterr().err  # same path, same row count, other data
     job = json.loads((out / "job.json").read_text())
     assert job["source"]["revision"] == "v1" and job["source"]["num_rows"] == 4 and job["source"]["fingerprint"]
@@ -190,7 +170,7 @@ def test_a_replaced_source_and_changed_settings_are_named_with_both_values(
 
 def test_broken_chunks_are_named_and_generated_again(source_dir, tiny_model_path, tmp_path, caplog):
     out = tmp_path / "job"
-    assert main(_args(source_dir, tiny_model_path, out)) == 0
+    assert main(generate_args(source_dir, tiny_model_path, out)) == 0
     whole = load_dataset(str(out / "dataset"), split="train")
     first, second = chunk_path(out, 1), chunk_path(out, 2)
     first.write_bytes(first.read_bytes()[: first.stat().st_size // 2])  # truncated
@@ -199,7 +179,7 @@ def test_broken_chunks_are_named_and_generated_again(source_dir, tiny_model_path
     with pytest.raises(ValueError, match=r"chunks \[1, 2\] are missing or broken"):
         merge_chunks(out)
     with caplog.at_level("WARNING"):
-        assert main(_args(source_dir, tiny_model_path, out)) == 0
+        assert main(generate_args(source_dir, tiny_model_path, out)) == 0
     assert "Chunk 1 (chunk-000001.parquet) is broken" in caplog.text and "Chunk 2" in caplog.text
     again = load_dataset(str(out / "dataset"), split="train")
     assert sorted(again["source_index"]) == list(range(10)) and again["noise_seed"] == whole["noise_seed"]
@@ -226,7 +206,12 @@ def test_two_processes_on_one_job_folder_never_do_a_chunk_twice(saved_source, ti
     import sys
 
     source, out = saved_source(8), tmp_path / "job"
-    command = [sys.executable, "-m", "genie_transforms", *_args(source, tiny_model_path, out, "--chunk-size", "1")]
+    command = [
+        sys.executable,
+        "-m",
+        "genie_transforms",
+        *generate_args(source, tiny_model_path, out, "--chunk-size", "1"),
+    ]
     procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
@@ -244,12 +229,12 @@ def test_everything_that_can_be_checked_is_checked_before_working(
     source = saved_source(4)
     names = tmp_path / "names.txt"
     names.write_text("cat\ndog\n")
-    assert main(_args(source, tiny_model_path, tmp_path / "a", "--class-names", str(names))) == 2
+    assert main(generate_args(source, tiny_model_path, tmp_path / "a", "--class-names", str(names))) == 2
     assert "has 2 names, but 'label' has 4 classes" in capsys.readouterr().err
-    assert main(_args(source, tiny_model_path, tmp_path / "b", "--noise-ratio", "0.5", "0.5")) == 1
+    assert main(generate_args(source, tiny_model_path, tmp_path / "b", "--noise-ratio", "0.5", "0.5")) == 1
     assert "repeats [0.5]" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(_args(source, tiny_model_path, tmp_path / "c", "--limit", "0"))
+        main(generate_args(source, tiny_model_path, tmp_path / "c", "--limit", "0"))
     unlabelled = tmp_path / "unlabelled"
     from datasets import ClassLabel, Value
 
@@ -259,7 +244,7 @@ def test_everything_that_can_be_checked_is_checked_before_working(
         .map(lambda r, i: {"label": -1 if i == 2 else r["label"]}, with_indices=True)
     )
     ds.cast_column("label", ClassLabel(names=["cat", "dog", "car", "boat"])).save_to_disk(str(unlabelled))
-    assert main(_args(unlabelled, tiny_model_path, tmp_path / "d")) == 1
+    assert main(generate_args(unlabelled, tiny_model_path, tmp_path / "d")) == 1
     assert "1 source rows are labelled -1 (no label), e.g. rows [2]" in capsys.readouterr().err
     assert not any((tmp_path / x).exists() for x in ("a", "b", "d"))
 
@@ -275,7 +260,7 @@ def test_skipped_rows_are_counted_recorded_and_published(tiny_model_path, tmp_pa
     )
     broken.save_to_disk(str(tmp_path / "source"))
     out = tmp_path / "job"
-    assert main(_args(tmp_path / "source", tiny_model_path, out, "--errors", "skip")) == 0
+    assert main(generate_args(tmp_path / "source", tiny_model_path, out, "--errors", "skip")) == 0
     assert "1 source rows skipped (undecodable images: [1])" in capsys.readouterr().out
     assert json.loads((out / "job.json").read_text())["skipped_rows"] == [1]
     assert main(["publish", "--genie", str(out), "--output", str(tmp_path / "repo")]) == 0
@@ -286,7 +271,7 @@ def test_skipped_rows_are_counted_recorded_and_published(tiny_model_path, tmp_pa
 
 def test_merging_links_the_chunk_files_instead_of_loading_them(source_dir, tiny_model_path, tmp_path):
     out = tmp_path / "job"
-    assert main(_args(source_dir, tiny_model_path, out)) == 0
+    assert main(generate_args(source_dir, tiny_model_path, out)) == 0
     merged = sorted((out / "dataset" / "data").glob("*.parquet"))
     chunks = sorted((out / "chunks").glob("chunk-*.parquet"))
     assert [p.stat().st_ino for p in merged] == [p.stat().st_ino for p in chunks]  # the same files, not copies
@@ -303,8 +288,8 @@ def test_real_launchers_give_the_rows_of_one_process(saved_source, tiny_model_pa
 
     source = saved_source(10)
     single, launched = tmp_path / "single", tmp_path / "launched"
-    assert main(_args(source, tiny_model_path, single)) == 0
-    args = _args(source, tiny_model_path, launched)
+    assert main(generate_args(source, tiny_model_path, single)) == 0
+    args = generate_args(source, tiny_model_path, launched)
     if launcher == "torchrun":
         command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "genie_transforms.cli"]
     else:
@@ -364,8 +349,8 @@ def test_a_streamed_source_gives_the_rows_of_the_eager_one(tiny_model_path, tmp_
     for a, b in zip(rows, eager):
         assert np.abs(np.asarray(a["image"], int) - np.asarray(b["image"], int)).max() <= 2
     out, eager_out = tmp_path / "streamed-job", tmp_path / "eager-job"
-    assert main(_args(tmp_path / "data", tiny_model_path, out, "--streaming", "--limit", "5")) == 0
-    assert main(_args(tmp_path / "data", tiny_model_path, eager_out)) == 0
+    assert main(generate_args(tmp_path / "data", tiny_model_path, out, "--streaming", "--limit", "5")) == 0
+    assert main(generate_args(tmp_path / "data", tiny_model_path, eager_out)) == 0
     a = load_dataset(str(out / "dataset"), split="train")
     b = load_dataset(str(eager_out / "dataset"), split="train")
     assert a["source_index"] == b["source_index"] and a["noise_seed"] == b["noise_seed"]
@@ -375,7 +360,7 @@ def test_a_chunk_replaced_with_other_content_of_the_same_size_is_caught_by_its_c
     source_dir, tiny_model_path, tmp_path
 ):
     out = tmp_path / "job"
-    assert main(_args(source_dir, tiny_model_path, out)) == 0
+    assert main(generate_args(source_dir, tiny_model_path, out)) == 0
     path = chunk_path(out, 0)
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF  # same size, other content
@@ -383,5 +368,5 @@ def test_a_chunk_replaced_with_other_content_of_the_same_size_is_caught_by_its_c
     assert missing_chunks(out) == [] and missing_chunks(out, deep=True) == [0]
     with pytest.raises(ValueError, match=r"chunks \[0\] are missing or broken"):
         merge_chunks(out)
-    assert main(_args(source_dir, tiny_model_path, out)) == 0  # the resume regenerates it
+    assert main(generate_args(source_dir, tiny_model_path, out)) == 0  # the resume regenerates it
     assert missing_chunks(out, deep=True) == []

@@ -16,37 +16,9 @@ def source_dir(saved_source):
     return saved_source(4)
 
 
-@pytest.fixture
-def _args(classifier_weights):
-    def args(source_dir, model, out, *extra):
-        return [
-            "ada",
-            "--dataset",
-            str(source_dir),
-            "--model",
-            str(model),
-            "--steps",
-            "10",
-            "--strategy",
-            "random_k:2",
-            "--chunk-size",
-            "2",
-            "--output",
-            str(out),
-            "--no-progress",
-            "--embedder",
-            "torchvision:resnet18",
-            "--embedder-weights",
-            str(classifier_weights),
-            *extra,
-        ]
-
-    return args
-
-
-def test_ada_command_writes_images_noise_table_and_curves(source_dir, tiny_model_path, tmp_path, capsys, _args):
+def test_ada_command_writes_images_noise_table_and_curves(source_dir, tiny_model_path, tmp_path, capsys, ada_args):
     out = tmp_path / "ada"
-    assert main(_args(source_dir, tiny_model_path, out)) == 0
+    assert main(ada_args(source_dir, tiny_model_path, out)) == 0
     images = load_dataset(str(out / "dataset"), split="train")
     table = load_dataset(str(out / "noise_table"), split="train")
     assert len(images) == len(table) == 4 * 2
@@ -80,30 +52,30 @@ def test_ada_command_writes_images_noise_table_and_curves(source_dir, tiny_model
         assert np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int)).max() <= 2
 
 
-def test_ada_command_errors(source_dir, tiny_model_path, tmp_path, capsys, _args):
-    assert main(_args(source_dir, tiny_model_path, tmp_path / "a", "--grid", "0.5")) == 1
+def test_ada_command_errors(source_dir, tiny_model_path, tmp_path, capsys, ada_args):
+    assert main(ada_args(source_dir, tiny_model_path, tmp_path / "a", "--grid", "0.5")) == 1
     assert "at least two" in capsys.readouterr().err
-    args = _args(source_dir, tiny_model_path, tmp_path / "b")
+    args = ada_args(source_dir, tiny_model_path, tmp_path / "b")
     assert main(args[: args.index("--embedder-weights")]) == 1
     assert "needs --embedder-weights" in capsys.readouterr().err
-    assert main(_args(source_dir, tiny_model_path, tmp_path / "c", "--embedder", "genie-tiny-digits")) == 2
+    assert main(ada_args(source_dir, tiny_model_path, tmp_path / "c", "--embedder", "genie-tiny-digits")) == 2
     assert "draws the digits zero to nine and nothing else" in capsys.readouterr().err
 
 
-def test_limit_keeps_prototypes_for_every_class(source_dir, tiny_model_path, tmp_path, _args):
+def test_limit_keeps_prototypes_for_every_class(source_dir, tiny_model_path, tmp_path, ada_args):
     """--limit 2 leaves only classes 0 and 1 as sources, but targets 2 and 3 still have prototypes (whole split)."""
     out = tmp_path / "ada"
-    assert main(_args(source_dir, tiny_model_path, out, "--limit", "2", "--grid", "0.5", "1.0")) == 0
+    assert main(ada_args(source_dir, tiny_model_path, out, "--limit", "2", "--grid", "0.5", "1.0")) == 0
     table = load_dataset(str(out / "noise_table"), split="train")
     assert sorted(set(table["source_index"])) == [0, 1] and set(table["target"]) - {0, 1}
 
 
 def test_the_filter_runs_in_both_commands_and_is_recorded_per_row(
-    source_dir, tiny_model_path, tmp_path, _args, classifier_weights, capsys
+    source_dir, tiny_model_path, tmp_path, ada_args, classifier_weights, capsys
 ):
     ada = tmp_path / "ada"
     assert (
-        main(_args(source_dir, tiny_model_path, ada, "--grid", "0.5", "0.9", "--filter", "--filter-margin", "-0.1"))
+        main(ada_args(source_dir, tiny_model_path, ada, "--grid", "0.5", "0.9", "--filter", "--filter-margin", "-0.1"))
         == 0
     )
     rows = load_dataset(str(ada / "dataset"), split="train")

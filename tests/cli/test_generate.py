@@ -6,38 +6,18 @@ from datasets import load_dataset
 
 from genie_transforms.cli import main
 
+from ..helpers import generate_args
+
 
 @pytest.fixture
 def source_dir(saved_source):
     return saved_source(10)
 
 
-def _args(source_dir, tiny_model_path, out, *extra):
-    return [
-        "generate",
-        "--dataset",
-        str(source_dir),
-        "--model",
-        str(tiny_model_path),
-        "--steps",
-        "2",
-        "--noise-ratio",
-        "1.0",
-        "--strategy",
-        "random_k:1",
-        "--chunk-size",
-        "3",
-        "--output",
-        str(out),
-        "--no-progress",
-        *extra,
-    ]
-
-
 def test_generate_command_errors_are_clear(source_dir, tiny_model_path, tmp_path, capsys):
-    assert main(_args(source_dir, tiny_model_path, tmp_path / "a", "--label-column", "kind")) == 1
+    assert main(generate_args(source_dir, tiny_model_path, tmp_path / "a", "--label-column", "kind")) == 1
     assert "no column 'kind'" in capsys.readouterr().err
-    assert main(_args(source_dir, tiny_model_path, tmp_path / "b", "--strategy", "confusion_top_k:2")) == 1
+    assert main(generate_args(source_dir, tiny_model_path, tmp_path / "b", "--strategy", "confusion_top_k:2")) == 1
     assert "needs a confusion matrix" in capsys.readouterr().err
 
 
@@ -52,7 +32,7 @@ def test_generate_reads_an_imagefolder(tiny_model_path, tmp_path):
                 tmp_path / "folder" / name / f"{i}.png"
             )
     out = tmp_path / "job"
-    assert main(_args(tmp_path / "folder", tiny_model_path, out)) == 0
+    assert main(generate_args(tmp_path / "folder", tiny_model_path, out)) == 0
     ds = load_dataset(str(out / "dataset"), split="train")
     assert ds.features["label"].names == ["cat", "dog"] and len(ds) == 4
     assert all(row["label"] != row["source_label"] for row in ds)
@@ -60,7 +40,7 @@ def test_generate_reads_an_imagefolder(tiny_model_path, tmp_path):
 
 def test_estimate_prints_a_projection_and_writes_nothing(source_dir, tiny_model_path, tmp_path, capsys):
     out = tmp_path / "job"
-    assert main(_args(source_dir, tiny_model_path, out, "--estimate", "2")) == 0
+    assert main(generate_args(source_dir, tiny_model_path, out, "--estimate", "2")) == 0
     assert "h for the 10 source rows" in capsys.readouterr().out
     assert not out.exists()
 
@@ -69,7 +49,7 @@ def test_every_model_option_reaches_the_job_settings(source_dir, tiny_model_path
     out = tmp_path / "job"
     assert (
         main(
-            _args(
+            generate_args(
                 source_dir,
                 tiny_model_path,
                 out,
@@ -96,5 +76,5 @@ def test_every_model_option_reaches_the_job_settings(source_dir, tiny_model_path
 def test_shards_follow_the_launcher_environment(source_dir, tiny_model_path, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
-    main(_args(source_dir, tiny_model_path, tmp_path / "job"))
+    main(generate_args(source_dir, tiny_model_path, tmp_path / "job"))
     assert "shard 1/2: 2 chunks written" in capsys.readouterr().out

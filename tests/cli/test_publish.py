@@ -13,39 +13,11 @@ def source_dir(saved_source):
     return saved_source(4)
 
 
-@pytest.fixture
-def _args(classifier_weights):
-    def args(source_dir, model, out, *extra):
-        return [
-            "ada",
-            "--dataset",
-            str(source_dir),
-            "--model",
-            str(model),
-            "--steps",
-            "10",
-            "--strategy",
-            "random_k:2",
-            "--chunk-size",
-            "2",
-            "--output",
-            str(out),
-            "--no-progress",
-            "--embedder",
-            "torchvision:resnet18",
-            "--embedder-weights",
-            str(classifier_weights),
-            *extra,
-        ]
-
-    return args
-
-
-def test_publish_builds_a_repository_from_the_job_folders(source_dir, tiny_model_path, tmp_path, _args, capsys):
+def test_publish_builds_a_repository_from_the_job_folders(source_dir, tiny_model_path, tmp_path, ada_args, capsys):
     from genie_transforms.hub import load_noise_table, regenerate_ada_images
 
     ada = tmp_path / "ada"
-    assert main(_args(source_dir, tiny_model_path, ada, "--grid", "0.5", "0.7", "0.9")) == 0
+    assert main(ada_args(source_dir, tiny_model_path, ada, "--grid", "0.5", "0.7", "0.9")) == 0
     genie = tmp_path / "genie"
     assert (
         main(
