@@ -163,30 +163,23 @@ class GenieAda:
             raise ValueError(
                 f"Target classes {missing} have no prototype: give real images of them to class_prototypes()."
             )
-        k = len(self.grid)
-        sweep_ids = None if source_ids is None else [str(s) for s in source_ids for _ in self.grid]
-        sweep_images = [im for im in images for _ in self.grid]
-        sweep_targets = [t for t in targets for _ in self.grid]
-        sweep = self.sweeper.generate(
-            sweep_images,
-            sweep_targets,
-            list(self.grid) * n,
+        sweep = self.sweeper.sweep(
+            images,
+            targets,
+            self.grid,
             seed=seed,
             prompts=prompts,
-            source_ids=sweep_ids,
+            source_ids=None if source_ids is None else [str(s) for s in source_ids],
             batch_size=batch_size,
             progress=False,
         )
-        ids = [sweep.records[i * k].source_id for i in range(n)]  # given, or the engine's default (a pixel hash)
+        ids = [row[0].source_id for row in sweep.records]  # given, or the engine's default (a pixel hash)
         source_feats = self.embedder(images)
-        sweep_feats = self.embedder(list(sweep.images)).reshape(n, k, -1)
+        sweep_feats = self.embedder(sweep.flat()).reshape(n, len(self.grid), -1)
         choices = [ada_select(source_feats[i], sweep_feats[i], prototypes[targets[i]]) for i in range(n)]
         r_star = [self.grid[c[0]] for c in choices]
         if self.mode == "exact":
-            chosen = GenieOutput(
-                images=[sweep.images[i * k + c[0]] for i, c in enumerate(choices)],
-                records=[sweep.records[i * k + c[0]] for i, c in enumerate(choices)],
-            )
+            chosen = sweep.pick([c[0] for c in choices])
         else:
             chosen = self.generator.generate(
                 images,

@@ -13,6 +13,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -55,6 +56,8 @@ def _check_albumentations() -> str:
 
 _check_albumentations()
 
+import cv2
+from albumentations.augmentations.geometric import functional as fgeometric
 from albumentations.core.transforms_interface import BaseTransformInitSchema, ImageOnlyTransform
 from pydantic import Field
 
@@ -64,6 +67,14 @@ from .prompts import PromptMap
 from .sources import HardNegativeSource, TransformCore, make_source
 
 DENSE_KEYS = ("mask", "masks", "bboxes", "keypoints", "volume", "mask3d", "masks3d")
+# OpenCV's flags that `A.Resize` accepts: INTER_NEAREST, INTER_LINEAR, INTER_CUBIC, INTER_AREA, INTER_LANCZOS4,
+# INTER_LINEAR_EXACT, INTER_NEAREST_EXACT (written as numbers so that type checkers read them as literals)
+Interpolation = Literal[0, 1, 2, 3, 4, 5, 6]
+
+
+def resize(image: np.ndarray, size: tuple[int, int], interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Albumentations' own resize (OpenCV), as `A.Resize` does it: how a bank image is fitted to a sample."""
+    return fgeometric.resize(image, size, interpolation)
 
 
 class GenieTransform(ImageOnlyTransform):
@@ -98,6 +109,8 @@ class GenieTransform(ImageOnlyTransform):
             construction (`"error"`) or their samples pass through unchanged (`"pass"`).
         allow_dense_targets (`bool`, defaults to `False`): masks, boxes and keypoints describe the original image,
             not the hard negative, so they are refused unless you opt in.
+        interpolation (OpenCV flag, defaults to `cv2.INTER_LINEAR`): how a bank image of another size than the
+            sample is resized to it, as in `A.Resize` (Albumentations' own resize).
         p (`float`, defaults to 0.5): probability of applying.
     """
 
@@ -113,6 +126,7 @@ class GenieTransform(ImageOnlyTransform):
         classes: list[str] | None = None
         unserved: Literal["error", "pass"] = "error"
         allow_dense_targets: bool = False
+        interpolation: Interpolation = 1  # cv2.INTER_LINEAR
 
     def __init__(
         self,
@@ -127,13 +141,19 @@ class GenieTransform(ImageOnlyTransform):
         classes: Sequence[str] | None = None,
         unserved: Literal["error", "pass"] = "error",
         allow_dense_targets: bool = False,
+        interpolation: int = cv2.INTER_LINEAR,
         p: float = 0.5,
     ) -> None:
         super().__init__(p=p)
         if isinstance(prompts, Mapping) and "names" in prompts and "template" in prompts:
             prompts = PromptMap.from_dict(prompts)  # from to_dict()
+        fit = functools.partial(resize, interpolation=interpolation)
         self.core = TransformCore(
-            make_source(generator, bank, prompts, noise_ratio, strategy), label_mode, num_classes, classes, unserved
+            make_source(generator, bank, prompts, noise_ratio, strategy, fit),
+            label_mode,
+            num_classes,
+            classes,
+            unserved,
         )
         self.source = self.core.source
         self.bank, self.generator, self.prompts = bank, generator, prompts
@@ -145,6 +165,7 @@ class GenieTransform(ImageOnlyTransform):
             unserved,
         )
         self.allow_dense_targets = allow_dense_targets
+        self.interpolation = interpolation
 
     @property
     def targets_as_params(self) -> list[str]:
@@ -245,6 +266,7 @@ class GenieTransform(ImageOnlyTransform):
             "classes": self.classes,
             "unserved": self.unserved,
             "allow_dense_targets": self.allow_dense_targets,
+            "interpolation": self.interpolation,
         }
 
     def __repr__(self) -> str:
@@ -349,4 +371,4 @@ def _present(value: Any) -> bool:
         return True
 
 
-__all__ = ["EncodeLabel", "GenieTransform", "reseed_worker"]
+__all__ = ["EncodeLabel", "GenieTransform", "reseed_worker", "resize"]

@@ -161,6 +161,32 @@ class GenieOutput:
         return GenieOutput(images=[self.images[i] for i in keep], records=[self.records[i] for i in keep])
 
 
+@dataclass
+class GenieSweep:
+    """What [`GenieGenerator.sweep`] returns: each (source, target) pair generated at every ratio of a grid with the
+    pair's one noise tensor (one trajectory per pair), held pair by pair."""
+
+    ratios: tuple[float, ...]
+    images: list[list[Any]]  # images[i][j]: pair i at ratios[j]
+    records: list[list[GenieRecord]]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def flat(self) -> list[Any]:
+        """Every image, pair by pair (pair 0 at each ratio, then pair 1, ...)."""
+        return [image for row in self.images for image in row]
+
+    def pick(self, choices: Sequence[int]) -> GenieOutput:
+        """One image per pair: pair i's at `ratios[choices[i]]`."""
+        if len(choices) != len(self):
+            raise ValueError(f"Got {len(choices)} choices for {len(self)} pairs.")
+        return GenieOutput(
+            images=[row[j] for row, j in zip(self.images, choices)],
+            records=[row[j] for row, j in zip(self.records, choices)],
+        )
+
+
 def apply_filter(
     out: GenieOutput,
     hard_negative_filter: HardNegativeFilter,
@@ -775,6 +801,50 @@ class GenieGenerator:
             return out
         return apply_filter(out, hard_negative_filter, source_labels)
 
+    def sweep(
+        self,
+        images: Any,
+        targets: int | str | Sequence[int | str],
+        ratios: Sequence[float],
+        *,
+        seed: int,
+        prompts: PromptMap | Sequence[str] | Mapping[int, str],
+        source_ids: Sequence[str | int] | None = None,
+        batch_size: int | None = None,
+        progress: bool | None = None,
+    ) -> GenieSweep:
+        """Every `images[i]` re-imagined as `targets[i]` at every ratio of `ratios`, all in one batched call.
+
+        The noise of a pair comes from (seed, source id, target) and not from r (METHOD.md), so each pair's images
+        form one trajectory over the grid: what GeNIe-Ada, the label-flip curve and the pictures compare. Arguments
+        are those of [`generate`]; one target may apply to every image.
+
+        Returns:
+            [`GenieSweep`]: `images[i][j]` and `records[i][j]` for pair i at `ratios[j]`.
+        """
+        grid = tuple(float(r) for r in ratios)
+        if not grid:
+            raise ValueError("`ratios` is empty; give the noise ratios of the sweep, e.g. (0.5, 0.6, 0.7, 0.8, 0.9).")
+        sources, _ = split_batch(images)
+        n, k = len(sources), len(grid)
+        pair_targets = self._per_row(targets, n, "targets")
+        ids = None if source_ids is None else self._per_row(list(source_ids), n, "source_ids")
+        out = self.generate(
+            [image for image in sources for _ in grid],
+            [t for t in pair_targets for _ in grid],
+            list(grid) * n,
+            seed=seed,
+            prompts=prompts,
+            source_ids=None if ids is None else [s for s in ids for _ in grid],
+            batch_size=batch_size,
+            progress=progress,
+        )
+        return GenieSweep(
+            ratios=grid,
+            images=[list(out.images[i * k : (i + 1) * k]) for i in range(n)],
+            records=[out.records[i * k : (i + 1) * k] for i in range(n)],
+        )
+
     def text_to_image(
         self,
         targets: int | str | Sequence[int | str],
@@ -1044,6 +1114,7 @@ __all__ = [
     "GenieGenerator",
     "GenieOutput",
     "GenieRecord",
+    "GenieSweep",
     "UnknownLabelError",
     "apply_filter",
     "check_noise_ratio",

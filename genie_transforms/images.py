@@ -130,31 +130,41 @@ def content_hash(image: Image.Image) -> str:
     return hashlib.sha256(image.tobytes() + f"{image.size}".encode()).hexdigest()[:16]
 
 
-def restore(image: Image.Image, spec: ImageSpec) -> object:
-    """Give a generated RGB image back in the form, size and channel layout of the input."""
-    if image.size != (spec.width, spec.height):
-        image = image.resize((spec.width, spec.height), Image.Resampling.BICUBIC)
-    if spec.kind == "pil":
-        if spec.alpha is not None:
-            out = image.convert(spec.mode)
-            out.putalpha(Image.fromarray(spec.alpha))
-            return out
-        return image.convert(spec.mode if spec.mode in ("L", "RGB") else "RGB")
-    if spec.channels in (0, 1):
-        array = np.asarray(image.convert("L"))
-        array = array if spec.channels == 0 else array[..., None]
+def restore(image: Image.Image | np.ndarray, spec: ImageSpec) -> object:
+    """Give an RGB image (PIL, or an HWC uint8 array) back in the form, size and channel layout of the input; a size
+    that differs is resized bicubic (resize first to use another filter)."""
+    if isinstance(image, np.ndarray) and (
+        image.shape[:2] != (spec.height, spec.width) or spec.kind == "pil" or spec.channels in (0, 1)
+    ):
+        image = Image.fromarray(image, "RGB")
+    if isinstance(image, Image.Image):
+        if image.size != (spec.width, spec.height):
+            image = image.resize((spec.width, spec.height), Image.Resampling.BICUBIC)
+        if spec.kind == "pil":
+            if spec.alpha is not None:
+                out = image.convert(spec.mode)
+                out.putalpha(Image.fromarray(spec.alpha))
+                return out
+            return image.convert(spec.mode if spec.mode in ("L", "RGB") else "RGB")
+        if spec.channels in (0, 1):
+            array = np.asarray(image.convert("L"))
+            array = array if spec.channels == 0 else array[..., None]
+        else:
+            array = np.asarray(image)
     else:
-        array = np.asarray(image)
-        if spec.alpha is not None:
-            array = np.concatenate([array, spec.alpha[..., None]], axis=2)
+        array = image  # already RGB at the input's size
+    if spec.alpha is not None:
+        array = np.concatenate([array, spec.alpha[..., None]], axis=2)
     if spec.dtype != "uint8":
         array = array.astype(np.float32) / 255.0
     if spec.kind == "numpy":
-        return np.ascontiguousarray(array.astype(spec.dtype, copy=False))
-    tensor = torch.from_numpy(np.array(array))
+        return np.require(array.astype(spec.dtype, copy=False), requirements=["C", "W"])  # the caller's own
+    if array.ndim == 3:
+        array = array.transpose(2, 0, 1)
+    tensor = torch.from_numpy(np.require(array, requirements=["C", "W"]))  # a copy unless already its own
     if spec.dtype != "uint8":
         tensor = tensor.to(getattr(torch, spec.dtype))
-    return tensor if tensor.ndim == 2 else tensor.permute(2, 0, 1).contiguous()
+    return tensor
 
 
 def split_batch(images: object) -> tuple[list, str | None]:

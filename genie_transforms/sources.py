@@ -9,7 +9,9 @@ adapters alike: `draw(label, rng) -> params` (small, JSON-friendly values; no im
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -22,6 +24,15 @@ from .prompts import PromptMap
 from .targets import TargetStrategy, get_strategy
 
 BANK_COLUMNS = ("image", "label", "source_label")
+
+DECODED_CACHE_BYTES = 64 * 2**20
+"""Decoded bank images a `BankSource` keeps per process, least recently used dropped first: a bank that fits (200
+32-px digits take 0.6 MiB) is decoded once per process; a larger one is decoded as drawn."""
+
+Resize = Callable[[np.ndarray, tuple[int, int]], np.ndarray]
+"""Resizes an HWC uint8 RGB array to (height, width). Each adapter passes its host's own resize and interpolation
+(OpenCV for Albumentations, `v2.functional.resize` for torchvision), so that a bank image fitted to a sample's size
+is resized the way the host's own transforms resize."""
 
 
 def as_generator(generator: GenieGenerator | str | Mapping[str, Any]) -> GenieGenerator:
@@ -123,11 +134,14 @@ class OnlineSource:
 
 
 class BankSource:
-    """Draw a precomputed hard negative whose source class is the sample's label, in O(1) (a per-class index)."""
+    """Draw a precomputed hard negative whose source class is the sample's label, in O(1) (a per-class index).
+
+    A bank image of another size than the sample's is resized with `resize` (the host's, see [`Resize`]); bicubic
+    with PIL when none is given. Decoded images are kept up to [`DECODED_CACHE_BYTES`] per process."""
 
     kind = "bank"
 
-    def __init__(self, bank: Any) -> None:
+    def __init__(self, bank: Any, resize: Resize | None = None) -> None:
         from datasets import ClassLabel, Dataset
 
         if isinstance(bank, str):
@@ -149,6 +163,9 @@ class BankSource:
         images = bank.select_columns(["image"]).cast_column("image", ImageFeature(decode=False))
         self.bank = images.flatten_indices() if images._indices is not None else images  # rows read by position
         self._column: Any = None  # the encoded images as an Arrow column, opened once per process
+        self._decoded: OrderedDict[int, np.ndarray] = OrderedDict()  # row -> read-only HWC uint8 RGB array
+        self._decoded_bytes = 0
+        self._lock = threading.Lock()
         sources = np.asarray(bank["source_label"])
         self.targets = np.asarray(bank["label"])
         ratios = bank["noise_ratio"] if "noise_ratio" in bank.column_names else [None] * len(bank)
@@ -157,6 +174,7 @@ class BankSource:
         feature = bank.features["label"]
         self.num_classes = feature.num_classes if isinstance(feature, ClassLabel) else int(self.targets.max()) + 1
         self.names = list(feature.names) if isinstance(feature, ClassLabel) else None
+        self.resize = resize
 
     def serves(self, label: int) -> bool:
         return label in self.index
@@ -178,26 +196,54 @@ class BankSource:
 
     def images(self, sources: list, params: list[dict[str, Any]]) -> list:
         """The bank's images, in the form (PIL / numpy / tensor), size and channels of each source."""
-        return [restore(self._image(p["bank_index"]), image_spec(source)) for source, p in zip(sources, params)]
+        out = []
+        for source, p in zip(sources, params):
+            spec = image_spec(source)
+            image = self._image(p["bank_index"])
+            if self.resize is not None and image.shape[:2] != (spec.height, spec.width):
+                image = self.resize(image, (spec.height, spec.width))
+            out.append(restore(image, spec))
+        return out
 
-    def _image(self, row: int) -> Image.Image:
-        """Row `row`'s image, decoded straight from its encoded bytes (or file) in the Arrow table: no `datasets`
-        row formatting on the training path."""
-        if self._column is None:
-            self._column = self.bank.data.column("image")
-        value = self._column[row].as_py()
+    def _image(self, row: int) -> np.ndarray:
+        """Row `row`'s image as a read-only HWC uint8 RGB array: from the cache, or decoded straight from its
+        encoded bytes (or file) in the Arrow table (no `datasets` row formatting on the training path)."""
+        with self._lock:
+            if row in self._decoded:
+                self._decoded.move_to_end(row)
+                return self._decoded[row]
+            if self._column is None:
+                self._column = self.bank.data.column("image")
+            value = self._column[row].as_py()
         image = Image.open(io.BytesIO(value["bytes"])) if value.get("bytes") else Image.open(value["path"])
-        return image.convert("RGB")
+        array = np.array(image if image.mode == "RGB" else image.convert("RGB"))
+        array.flags.writeable = False  # shared by every later draw of this row: restore() copies before giving it out
+        with self._lock:
+            self._decoded[row] = array
+            self._decoded_bytes += array.nbytes
+            while self._decoded_bytes > DECODED_CACHE_BYTES and self._decoded:
+                self._decoded_bytes -= self._decoded.popitem(last=False)[1].nbytes
+        return array
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_column": None}  # workers reopen the column from the (memory-mapped) dataset
+        # workers reopen the column from the (memory-mapped) dataset and fill their own cache
+        return {**self.__dict__, "_column": None, "_decoded": OrderedDict(), "_decoded_bytes": 0, "_lock": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
 
 
 def make_source(
-    generator: Any = None, bank: Any = None, prompts: Any = None, noise_ratio: float = 0.8, targets: Any = "random_k:1"
+    generator: Any = None,
+    bank: Any = None,
+    prompts: Any = None,
+    noise_ratio: float = 0.8,
+    targets: Any = "random_k:1",
+    resize: Resize | None = None,
 ) -> HardNegativeSource:
     """Validate the transform's configuration and build its source of hard negatives (at construction): a bank
-    (dataset or path), a `HardNegativeSource` of your own passed as `bank`, or online generation."""
+    (dataset or path, its images fitted to each sample with `resize`), a `HardNegativeSource` of your own passed as
+    `bank`, or online generation."""
     if (generator is None) == (bank is None):
         raise ValueError(
             "GenieTransform needs exactly one of `bank` (precomputed, recommended) or `generator` (online)."
@@ -205,7 +251,7 @@ def make_source(
     if isinstance(bank, HardNegativeSource):
         return bank
     if bank is not None:
-        return BankSource(bank)
+        return BankSource(bank, resize)
     return OnlineSource(generator, prompts, noise_ratio, targets)
 
 
@@ -295,10 +341,12 @@ class TransformCore:
 
 __all__ = [
     "BANK_COLUMNS",
+    "DECODED_CACHE_BYTES",
     "UNSERVED",
     "BankSource",
     "HardNegativeSource",
     "OnlineSource",
+    "Resize",
     "TransformCore",
     "as_generator",
     "make_source",

@@ -11,6 +11,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -59,6 +60,17 @@ def _label_key(sample: Mapping) -> Any:
         if "label" in key.lower():
             return key
     raise ValueError(f"No label-like key in the sample's keys {list(sample)}; pass labels_getter=callable.")
+
+
+def resize(
+    image: np.ndarray,
+    size: tuple[int, int],
+    interpolation: v2.InterpolationMode | int | str = v2.InterpolationMode.BILINEAR,
+) -> np.ndarray:
+    """torchvision's own resize (`v2.functional.resize`, antialiased, as `v2.Resize` does it) on an HWC uint8 array:
+    how a bank image is fitted to a sample."""
+    chw = torch.from_numpy(np.require(image, requirements="W")).permute(2, 0, 1)  # torch wants writable memory
+    return v2.functional.resize(chw, list(size), interpolation=interpolation, antialias=True).permute(1, 2, 0).numpy()
 
 
 def is_pure_tensor(x: Any) -> bool:
@@ -113,6 +125,9 @@ class GenieTransform(v2.Transform):
             construction, or (`"pass"`) their samples pass through unchanged.
         allow_dense_targets (`bool`, defaults to `False`): masks, boxes and keypoints describe the original image,
             so they are refused unless you opt in.
+        interpolation (`InterpolationMode`, defaults to `InterpolationMode.BILINEAR`): how a bank image of another
+            size than the sample is resized to it, as in `v2.Resize` (antialiased; PIL's integer constants are
+            accepted too).
     """
 
     def __init__(
@@ -129,14 +144,22 @@ class GenieTransform(v2.Transform):
         classes: Sequence[str] | None = None,
         unserved: str = "error",
         allow_dense_targets: bool = False,
+        interpolation: v2.InterpolationMode | int | str = v2.InterpolationMode.BILINEAR,
     ) -> None:
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
             raise ValueError(f"`p` should be in [0, 1], got {p!r}.")
         if labels_getter != "default" and not callable(labels_getter):
             raise ValueError(f"`labels_getter` must be 'default' or a callable, got {labels_getter!r}.")
+        resize(np.zeros((1, 1, 3), np.uint8), (2, 2), interpolation)  # torchvision's own check, at construction
+        self.interpolation = interpolation
+        fit = functools.partial(resize, interpolation=interpolation)
         self.core = TransformCore(
-            make_source(generator, bank, prompts, noise_ratio, strategy), label_mode, num_classes, classes, unserved
+            make_source(generator, bank, prompts, noise_ratio, strategy, fit),
+            label_mode,
+            num_classes,
+            classes,
+            unserved,
         )
         self.source = self.core.source
         self.p = p
@@ -278,4 +301,4 @@ class EncodeLabel(v2.Transform):
         return set_label(sample, label, vector, self.labels_getter)
 
 
-__all__ = ["EncodeLabel", "GenieTransform", "default_labels_getter", "find_image"]
+__all__ = ["EncodeLabel", "GenieTransform", "default_labels_getter", "find_image", "resize"]

@@ -1,6 +1,7 @@
 import pickle
 
 import albumentations as A
+import cv2
 import numpy as np
 import pytest
 from datasets import load_from_disk
@@ -34,8 +35,25 @@ def test_bank_draws_come_from_the_sample_class(bank_path, image):
         (draw,) = t.params["draws"]
         row = bank[draw["bank_index"]]
         assert row["source_label"] == label and out["label"] == row["label"] != label
-        expected = np.asarray(row["image"].resize((48, 40), 3))
+        expected = A.Resize(40, 48)(image=np.asarray(row["image"].convert("RGB")))["image"]  # the host's own resize
         np.testing.assert_array_equal(out["image"], expected)
+
+
+@pytest.mark.parametrize("interpolation", [cv2.INTER_NEAREST, cv2.INTER_CUBIC, cv2.INTER_AREA])
+def test_bank_images_are_fitted_with_the_hosts_resize_and_interpolation(bank_path, image, interpolation):
+    bank = load_from_disk(bank_path)
+    t = GenieTransform(bank=bank_path, p=1.0, interpolation=interpolation)
+    out = A.Compose([t], seed=2)(image=image, label=1)
+    row = bank[t.params["draws"][0]["bank_index"]]
+    resize = A.Resize(40, 48, interpolation=interpolation)
+    np.testing.assert_array_equal(out["image"], resize(image=np.asarray(row["image"].convert("RGB")))["image"])
+    restored = A.from_dict(A.to_dict(A.Compose([t])))
+    assert restored.transforms[0].interpolation == interpolation
+
+
+def test_an_unknown_interpolation_is_refused_by_the_schema(bank_path):
+    with pytest.raises(ValueError, match="interpolation"):
+        GenieTransform(bank=bank_path, interpolation=99)
 
 
 def test_p_zero_never_and_p_one_always(bank_path, image):

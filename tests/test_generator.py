@@ -77,6 +77,31 @@ def test_noise_is_shared_over_r_and_differs_between_pairs(tiny_model_path, promp
     torch.testing.assert_close(noise[0], row_noise(derive_seed(0, "s", 1), tuple(noise[0].shape)))
 
 
+def test_a_sweep_is_one_trajectory_per_pair_and_equals_generating_its_rows(tiny_generator, prompts, rgb_images):
+    ratios = (0.5, 0.75, 1.0)
+    sweep = tiny_generator.sweep(
+        rgb_images[:3], [1, 2, 3], ratios, seed=2, prompts=prompts, source_ids=["a", "b", "c"], batch_size=4
+    )
+    assert len(sweep) == 3 and sweep.ratios == ratios and len(sweep.flat()) == 9
+    for i, (row, records) in enumerate(zip(sweep.images, sweep.records)):
+        assert [r.noise_ratio for r in records] == list(ratios)
+        assert {r.noise_seed for r in records} == {derive_seed(2, "abc"[i], i + 1)}  # one noise tensor over r
+        for j, r in enumerate(ratios):
+            alone = tiny_generator.generate([rgb_images[i]], [i + 1], r, seed=2, prompts=prompts, source_ids=["abc"[i]])
+            assert alone.records[0] == records[j]
+            np.testing.assert_allclose(_pixels(row[j]), _pixels(alone.images[0]), atol=2)
+    picked = sweep.pick([2, 0, 1])
+    assert [r.noise_ratio for r in picked.records] == [1.0, 0.5, 0.75] and picked.images[1] is sweep.images[1][0]
+    one_target = tiny_generator.sweep(rgb_images[:2], 3, ratios[:2], seed=2, prompts=prompts)
+    assert [r.target for row in one_target.records for r in row] == [3, 3, 3, 3]
+    with pytest.raises(ValueError, match="2 choices for 3 pairs"):
+        sweep.pick([0, 1])
+    with pytest.raises(ValueError, match="`ratios` is empty"):
+        tiny_generator.sweep(rgb_images, 1, [], seed=0, prompts=prompts)
+    with pytest.raises(ValueError, match="`targets` has 2 values for 4 images"):
+        tiny_generator.sweep(rgb_images, [1, 2], ratios, seed=0, prompts=prompts)
+
+
 def test_noise_depends_on_all_63_bits_of_the_seed():
     """Torch's CPU generator keeps only the low 32 bits of a seed; the engine's noise uses all of them."""
     low = 123_456_789

@@ -54,6 +54,21 @@ def test_bank_draws_come_from_the_sample_class(bank_path, pil_image):
         assert row["source_label"] == label and row["label"] == new
 
 
+@pytest.mark.parametrize("interpolation", [v2.InterpolationMode.BILINEAR, v2.InterpolationMode.NEAREST, 3])
+def test_bank_images_are_fitted_with_the_hosts_resize_and_interpolation(bank_path, interpolation):
+    bank = load_from_disk(bank_path)
+    image = torch.randint(0, 256, (3, 40, 48), dtype=torch.uint8)
+    t = GenieTransform(bank=bank_path, p=1.0, interpolation=interpolation)
+    out, _ = t(image, 2)
+    stored = v2.functional.pil_to_tensor(bank[t.last_draw["bank_index"]]["image"].convert("RGB"))
+    assert torch.equal(out, v2.Resize((40, 48), interpolation=interpolation)(stored))  # the host's own resize
+
+
+def test_an_unknown_interpolation_is_refused_at_construction(bank_path):
+    with pytest.raises(ValueError, match="interpolation"):
+        GenieTransform(bank=bank_path, interpolation="sideways")
+
+
 def test_p_semantics_and_seed_reproducibility(bank_path, pil_image):
     assert GenieTransform(bank=bank_path, p=0.0)(pil_image, 1)[1] == 1
     assert GenieTransform(bank=bank_path, p=1.0)(pil_image, 1)[1] != 1

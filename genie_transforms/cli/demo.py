@@ -83,19 +83,19 @@ def write_pictures(gen, prompts, images, labels, classes, embedder, args, out: P
         source, target = (int(c) for c in rng.choice(pool, 2, replace=False))
         rows.append((int(rng.choice(np.flatnonzero(labels == source))), target))
     show = not args.no_progress
-    sweep = gen.generate(
-        [images[r] for r, _ in rows for _ in R_GRID],
-        [t for _, t in rows for _ in R_GRID],
-        list(R_GRID) * len(rows),
+    sweep = gen.sweep(
+        [images[r] for r, _ in rows],
+        [t for _, t in rows],
+        R_GRID,
         seed=args.seed,
         prompts=prompts,
-        source_ids=[f"row{r}" for r, _ in rows for _ in R_GRID],
+        source_ids=[f"row{r}" for r, _ in rows],
         progress=show,
     )
     grid_rows, row_labels = [], []
     for k, (r, target) in enumerate(rows):
         examples = [images[j] for j in np.flatnonzero(labels == target)[:3]]
-        grid_rows.append([images[r], *sweep.images[k * len(R_GRID) : (k + 1) * len(R_GRID)], *examples])
+        grid_rows.append([images[r], *sweep.images[k], *examples])
         row_labels.append(f"{prompts.name(int(labels[r]))} -> {prompts.name(target)}")
     n = len(R_GRID)
     image_grid(
@@ -107,7 +107,7 @@ def write_pictures(gen, prompts, images, labels, classes, embedder, args, out: P
         dividers=[1, n + 1],
     ).save(out / "grid.png")
     with open(out / "records.jsonl", "w") as f:
-        for k, record in enumerate(sweep.records):
+        for k, record in enumerate(record for row in sweep.records for record in row):
             source_row = rows[k // n][0]
             line = {
                 "source_row": source_row,
@@ -120,16 +120,16 @@ def write_pictures(gen, prompts, images, labels, classes, embedder, args, out: P
     source, target = int(labels[rows[0][0]]), rows[0][1]
     source_rows = np.flatnonzero(labels == source)[:12]
     ratios = (0.3, 0.5, 0.7, 0.8, 0.9, 1.0)
-    gen_pca = gen.generate(
-        [images[r] for r in source_rows for _ in ratios],
+    pca_sweep = gen.sweep(
+        [images[r] for r in source_rows],
         target,
-        list(ratios) * len(source_rows),
+        ratios,
         seed=args.seed,
         prompts=prompts,
-        source_ids=[f"row{r}" for r in source_rows for _ in ratios],
+        source_ids=[f"row{r}" for r in source_rows],
         progress=show,
     )
-    feats = embedder(list(gen_pca.images)).reshape(len(source_rows), len(ratios), -1)
+    feats = embedder(pca_sweep.flat()).reshape(len(source_rows), len(ratios), -1)
     real = {c: embedder([images[r] for r in np.flatnonzero(labels == c)[:40]]) for c in (source, target)}
     pca_plot(
         real[source],

@@ -34,15 +34,8 @@ def label_flip_curve(
         raise ValueError("`images`, `labels` and `targets` must have the same length.")
     n, k = len(images), len(ratios)
     ids = list(source_ids) if source_ids is not None else [str(i) for i in range(n)]
-    out = generator.generate(
-        [im for im in images for _ in ratios],
-        targets=[t for t in targets for _ in ratios],
-        noise_ratio=list(ratios) * n,
-        seed=seed,
-        prompts=prompts,
-        source_ids=[s for s in ids for _ in ratios],
-    )
-    predicted = np.asarray(oracle(list(out.images))).reshape(n, k)
+    sweep = generator.sweep(images, targets, ratios, seed=seed, prompts=prompts, source_ids=ids)
+    predicted = np.asarray(oracle(sweep.flat())).reshape(n, k)
     target = np.asarray(targets)[:, None]
     source = np.asarray(labels)[:, None]
     curve = {}
