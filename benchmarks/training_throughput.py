@@ -2,7 +2,7 @@
 to 224, GenieTransform in bank mode with p = 0.5, to a float tensor) against the same pipeline without it, for both
 hosts, with 0 and 2 workers (the same figures as `genie bench`, on their own).
 
-    python benchmarks/training_throughput.py [--images 1024] [--repeats 3] [--json FILE]
+    python benchmarks/training_throughput.py [--images 1024] [--repeats 5] [--json FILE]
 
 Source images are held-out digits upscaled to 256 px (ImageNet-like sizes); the bank holds hard negatives of 200
 train digits (32 px, resized to the crop when drawn).
@@ -26,7 +26,7 @@ from genie_transforms.digits import digits_arrays, load_digits_dataset
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=1024)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     gen = GenieGenerator.from_pretrained("genie-tiny-digits", num_inference_steps=10, progress=False)

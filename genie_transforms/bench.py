@@ -282,7 +282,7 @@ def bench_training(
     num_workers: int,
     size: int = 224,
     p: float = 0.5,
-    repeats: int = 3,
+    repeats: int = 5,
 ) -> dict[str, float]:
     """A DataLoader epoch of a realistic pipeline (decode PNG bytes, RandomResizedCrop to `size`, GenieTransform in
     bank mode with probability `p`, to a float tensor) against the same pipeline without GenieTransform: samples per

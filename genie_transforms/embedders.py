@@ -95,7 +95,7 @@ class Embedder:
 
 def digits_embedder(device: str | None = None) -> Embedder:
     """The bundled digits backbone (trained on classes 0-4) as an embedder: 32 x 32 RGB in [0, 1]."""
-    from .backbone import load_digits_backbone
+    from .digits import load_digits_backbone
 
     model = load_digits_backbone()
     if device is not None:

@@ -16,10 +16,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .digits.assets import MODEL_DIR
+
 logger = logging.getLogger(__name__)
 
-ASSETS = Path(__file__).parent / "assets"
-BUNDLED_MODELS: dict[str, Path] = {"genie-tiny-digits": ASSETS / "genie-tiny-digits"}
+BUNDLED_MODELS: dict[str, Path] = {"genie-tiny-digits": MODEL_DIR}
 """Reserved model names that resolve to folders shipped inside the package (never looked up on the Hub)."""
 METADATA_FILE = "genie.json"
 """A model folder may declare how it wants to be prompted: `{"prompt_template": "a photo of the digit {}."}`."""
@@ -420,7 +421,6 @@ def load_img2img_pipeline(spec: ModelSpec) -> tuple[Any, ResolvedModel]:
 
 
 __all__ = [
-    "ASSETS",
     "BUNDLED_MODELS",
     "DTYPES",
     "METADATA_FILE",

@@ -16,7 +16,7 @@ import torch
 from diffusers import AutoencoderKL, DPMSolverMultistepScheduler, StableDiffusionImg2ImgPipeline, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
-from .vocab import build_clip_tokenizer
+from .digits.vocab import build_clip_tokenizer
 
 TINY_RESOLUTION = 32
 

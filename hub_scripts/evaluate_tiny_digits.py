@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
 def model_card(figures: dict) -> str:
     """The bundled model's README: how it was trained, the split, the measured figures, what it is for."""
     training = json.loads(
-        (Path(__file__).parents[1] / "genie_transforms/assets/genie-tiny-digits/training.json").read_text()
+        (Path(__file__).parents[1] / "genie_transforms/digits/assets/genie-tiny-digits/training.json").read_text()
     )
     rows = "\n".join(
         f"| {r} | {v['target']:.1%} | {v['source']:.1%} | {v['neither']:.1%} |"

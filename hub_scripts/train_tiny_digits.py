@@ -33,10 +33,8 @@ from diffusers import (
 from tqdm.auto import tqdm
 from transformers import CLIPTextConfig, CLIPTextModel
 
-from genie_transforms.backbone import DigitsBackbone
-from genie_transforms.digits import DIGIT_NAMES, DIGITS_TEMPLATE, digits_arrays
-from genie_transforms.loading import ASSETS
-from genie_transforms.vocab import build_clip_tokenizer
+from genie_transforms.digits import DIGIT_NAMES, DIGITS_TEMPLATE, DigitsBackbone, build_clip_tokenizer, digits_arrays
+from genie_transforms.digits.assets import ASSETS
 
 BASE_CLASSES = (0, 1, 2, 3, 4)
 SCHEDULE = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear", "num_train_timesteps": 1000}

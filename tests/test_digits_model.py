@@ -10,17 +10,18 @@ import torch
 from PIL import Image
 
 from genie_transforms import GenieGenerator
-from genie_transforms.backbone import load_digits_backbone
 from genie_transforms.digits import (
     DIGIT_NAMES,
     digits_arrays,
     digits_oracle,
     digits_prompt_map,
     downsample,
+    load_digits_backbone,
     load_digits_dataset,
 )
 from genie_transforms.evaluation import label_flip_curve
-from genie_transforms.loading import ASSETS, BUNDLED_MODELS
+from genie_transforms.digits.assets import ASSETS
+from genie_transforms.loading import BUNDLED_MODELS
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +49,8 @@ def test_bundled_files_are_in_the_installed_distribution():
     names = {str(f) for f in files}
     if not any(n.startswith("genie_transforms/") for n in names):
         pytest.skip("editable install: files are read from the checkout")
-    assert "genie_transforms/assets/genie-tiny-digits/unet/diffusion_pytorch_model.safetensors" in names
-    assert "genie_transforms/assets/digits-backbone/model.safetensors" in names
+    assert "genie_transforms/digits/assets/genie-tiny-digits/unet/diffusion_pytorch_model.safetensors" in names
+    assert "genie_transforms/digits/assets/digits-backbone/model.safetensors" in names
 
 
 def test_loads_offline_by_its_reserved_name_and_is_deterministic(digits_generator):

@@ -35,7 +35,7 @@ def test_the_sdist_carries_scripts_examples_docs_and_changelog(tmp_path):
         "docs/guides/quickstart.md",
         "mkdocs.yml",
         "genie_transforms/py.typed",
-        "genie_transforms/assets/digits/digits.npz",
+        "genie_transforms/digits/assets/digits/digits.npz",
         "tests/test_hub_scripts.py",
     }
     assert expected <= names, expected - names

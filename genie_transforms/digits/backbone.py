@@ -9,9 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .loading import ASSETS
-
-BACKBONE_DIR = ASSETS / "digits-backbone"
+from .assets import BACKBONE_DIR
 
 
 class DigitsBackbone(nn.Module):

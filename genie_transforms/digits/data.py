@@ -1,17 +1,15 @@
 """The handwritten digits (1,797 real 8x8 scans, the UCI data scikit-learn also ships) at 32x32 RGB, with the fixed
-train/held-out split that the bundled model was trained with. The bundled digits pieces live here and next door:
-the data and its split (`digits.py`), the diffusion model (`assets/genie-tiny-digits`, loaded by
-`GenieGenerator.from_pretrained("genie-tiny-digits")`), the backbone (`backbone.py`), its vocabulary (`vocab.py`)."""
+train/held-out split that the bundled model was trained with, its prompts and an oracle classifier."""
 
 from __future__ import annotations
 
 from functools import cache, lru_cache
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .prompts import PromptMap
+from ..prompts import PromptMap
+from .assets import DATA_FILE
 
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 DIGITS_TEMPLATE = "a photo of the digit {}."
@@ -19,7 +17,6 @@ RESOLUTION = 32
 TRAIN_FRACTION = 0.7
 SPLIT_SEED = 0
 SPLITS = ("train", "heldout", "all")
-DATA_FILE = Path(__file__).parent / "assets" / "digits" / "digits.npz"
 
 
 @cache
@@ -100,7 +97,7 @@ def digits_oracle():
     """An oracle digit classifier for label-consistency figures: an RBF SVM on the train split's 8x8 views
     (about 99% on the held-out split). Predicts with `oracle.predict(downsample(images))`. Needs the `evaluation`
     extra (scikit-learn)."""
-    from .extras import require
+    from ..extras import require
 
     require("scikit-learn", "sklearn", "evaluation")
     from sklearn.svm import SVC
@@ -110,7 +107,6 @@ def digits_oracle():
 
 
 __all__ = [
-    "DATA_FILE",
     "DIGITS_TEMPLATE",
     "DIGIT_NAMES",
     "RESOLUTION",

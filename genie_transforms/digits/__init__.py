@@ -1,0 +1,99 @@
+"""Everything the package ships for its offline digits world, in one place:
+
+- `data`: the handwritten digits (1,797 real 8x8 scans) at 32x32 RGB, the fixed train/held-out split the bundled
+  model was trained with, its prompts and an oracle classifier;
+- `assets/genie-tiny-digits`: the diffusion model, loaded by `GenieGenerator.from_pretrained("genie-tiny-digits")`
+  (the reserved name resolves to [`MODEL_DIR`]);
+- `backbone`: the small classifier whose features are the embedder on the digits (`assets/digits-backbone`);
+- `vocab`: the `CLIPTokenizer` built in code that the model (and the tiny test pipeline) use;
+- `assets/__init__.py`: where these files are.
+
+The names below are imported on first use, so that resolving the bundled model's folder loads neither torch nor
+transformers.
+
+Examples:
+    >>> from genie_transforms.digits import load_digits_dataset, load_digits_backbone
+    >>> load_digits_dataset("heldout").num_rows
+    539
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "BACKBONE_DIR": ".assets",
+    "DATA_FILE": ".assets",
+    "MODEL_DIR": ".assets",
+    "DigitsBackbone": ".backbone",
+    "load_digits_backbone": ".backbone",
+    "DIGIT_NAMES": ".data",
+    "DIGITS_TEMPLATE": ".data",
+    "RESOLUTION": ".data",
+    "SPLIT_SEED": ".data",
+    "SPLITS": ".data",
+    "TRAIN_FRACTION": ".data",
+    "digits_arrays": ".data",
+    "digits_oracle": ".data",
+    "digits_prompt_map": ".data",
+    "digits_scans": ".data",
+    "downsample": ".data",
+    "load_digits_dataset": ".data",
+    "upsample": ".data",
+    "build_clip_tokenizer": ".vocab",
+}
+
+__all__ = [
+    "BACKBONE_DIR",
+    "DATA_FILE",
+    "DIGITS_TEMPLATE",
+    "DIGIT_NAMES",
+    "MODEL_DIR",
+    "RESOLUTION",
+    "SPLITS",
+    "SPLIT_SEED",
+    "TRAIN_FRACTION",
+    "DigitsBackbone",
+    "build_clip_tokenizer",
+    "digits_arrays",
+    "digits_oracle",
+    "digits_prompt_map",
+    "digits_scans",
+    "downsample",
+    "load_digits_backbone",
+    "load_digits_dataset",
+    "upsample",
+]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .assets import BACKBONE_DIR, DATA_FILE, MODEL_DIR
+    from .backbone import DigitsBackbone, load_digits_backbone
+    from .data import (
+        DIGIT_NAMES,
+        DIGITS_TEMPLATE,
+        RESOLUTION,
+        SPLIT_SEED,
+        SPLITS,
+        TRAIN_FRACTION,
+        digits_arrays,
+        digits_oracle,
+        digits_prompt_map,
+        digits_scans,
+        downsample,
+        load_digits_dataset,
+        upsample,
+    )
+    from .vocab import build_clip_tokenizer
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__
