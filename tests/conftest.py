@@ -143,3 +143,17 @@ def classifier_weights(tmp_path_factory):
     path = tmp_path_factory.mktemp("classifier") / "resnet18-10-classes.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
     return path
+
+
+@pytest.fixture
+def local_hub(tmp_path, monkeypatch):
+    """The test Hub on 127.0.0.1, with this process's huggingface_hub pointed at it; stopped after the test."""
+    import huggingface_hub
+
+    from .hub_server import LocalHub
+
+    hub = LocalHub(tmp_path / "hub").start()
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub.endpoint)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    yield hub
+    hub.stop()

@@ -38,3 +38,46 @@ def generate_args(source_dir, tiny_model_path, out, *extra):
         "--no-progress",
         *extra,
     ]
+
+
+TOKEN = "hf_not_a_real_token_123"
+"""A token that must never appear in any output."""
+
+
+def card_info(**changes):
+    """The card facts of a small test dataset (fields overridden by `changes`)."""
+    from genie_transforms.hub import CardInfo
+
+    info = {
+        "model_id": "tiny",
+        "model_revision": "abc123",
+        "seed": 0,
+        "noise_ratios": [0.75],
+        "strategy": "random_k:1",
+        "source_dataset": "local/tiny",
+        "command": "genie generate ...",
+        "pretty_name": "Tiny GeNIe",
+        "embedder": "pooled",
+    }
+    return CardInfo(**{**info, **changes})
+
+
+def colour_images(n_per_class=10, classes=6, seed=0):
+    """Images whose class is their dominant colour channel pattern (a task a pooled embedder can solve)."""
+    rng = np.random.default_rng(seed)
+    palette = rng.uniform(40, 215, size=(classes, 3))
+    images, labels = [], []
+    for c in range(classes):
+        for _ in range(n_per_class):
+            arr = np.clip(palette[c] + rng.normal(0, 25, (32, 32, 3)), 0, 255).astype(np.uint8)
+            images.append(Image.fromarray(arr))
+            labels.append(c)
+    return images, labels
+
+
+def pooled(x):
+    """A small hand-made embedder: mean colour and mean of each image quadrant (12 features)."""
+    import torch
+
+    q = torch.nn.functional.adaptive_avg_pool2d(x, 2).flatten(1)
+    return torch.cat([x.mean(dim=(2, 3)), q], dim=1)

@@ -1,6 +1,5 @@
 import importlib.util
 
-import numpy as np
 import pytest
 
 from genie_transforms.extras import require
@@ -17,13 +16,3 @@ def test_a_missing_extra_names_the_pip_command(monkeypatch):
     with pytest.raises(ImportError, match="scikit-learn"):
         digits_oracle()
     require("NumPy", "numpy", "core")  # present: nothing happens
-
-
-def test_the_shipped_digits_are_scikit_learns():
-    """The data file the package ships is exactly `sklearn.datasets.load_digits()` (the core needs no sklearn)."""
-    sklearn_datasets = pytest.importorskip("sklearn.datasets")
-    from genie_transforms.digits import digits_scans
-
-    scans, labels = digits_scans()
-    data = sklearn_datasets.load_digits()
-    assert scans.dtype == np.uint8 and np.array_equal(scans, data.images) and np.array_equal(labels, data.target)

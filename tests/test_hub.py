@@ -5,7 +5,6 @@ import shutil
 import subprocess
 import sys
 
-import huggingface_hub
 import numpy as np
 import pytest
 import yaml
@@ -15,11 +14,9 @@ from PIL import Image
 
 from genie_transforms import GenieGenerator, __version__
 from genie_transforms.ada import GenieAda, class_prototypes
-from genie_transforms.cli import main
 from genie_transforms.datasets import generate_hard_negatives, genie_ada_map, noise_table, output_features
 from genie_transforms.embedders import Embedder
 from genie_transforms.hub import (
-    CardInfo,
     build_dataset_folder,
     check_name,
     check_repo_id,
@@ -29,19 +26,10 @@ from genie_transforms.hub import (
     regenerate_ada_images,
 )
 
-from .hub_server import LocalHub
+from .helpers import card_info, pooled
 
-TOKEN = "hf_not_a_real_token_123"
 NAMES = ["cat", "dog", "car", "boat"]
 GRID = (0.5, 0.6, 0.7, 0.8, 0.9)
-
-
-def pooled(x):
-    """A small hand-made embedder: mean colour and mean of each image quadrant (12 features)."""
-    import torch
-
-    q = torch.nn.functional.adaptive_avg_pool2d(x, 2).flatten(1)
-    return torch.cat([x.mean(dim=(2, 3)), q], dim=1)
 
 
 @pytest.fixture(scope="module")
@@ -68,21 +56,6 @@ def splits(tiny_generator, source):
         "genie_ada": {"train": ada_rows},
         "noise_table": {"train": noise_table(ada_rows)},
     }
-
-
-def card_info(**changes):
-    info = {
-        "model_id": "tiny",
-        "model_revision": "abc123",
-        "seed": 0,
-        "noise_ratios": [0.75],
-        "strategy": "random_k:1",
-        "source_dataset": "local/tiny",
-        "command": "genie generate ...",
-        "pretty_name": "Tiny GeNIe",
-        "embedder": "pooled",
-    }
-    return CardInfo(**{**info, **changes})
 
 
 @pytest.fixture(scope="module")
@@ -237,46 +210,6 @@ def test_a_noise_table_read_back_from_parquet_regenerates_every_grid_value(tiny_
     legacy = table.map(lambda row: {"r_star": float(np.float32(row["r_star"]))})  # as a float32 table stored it
     for a, b in zip(regenerate_ada_images(gen, source, legacy).images, again.images):
         assert np.abs(_pixels(a) - _pixels(b)).max() <= 2
-
-
-@pytest.fixture
-def local_hub(tmp_path, monkeypatch):
-    """The test Hub on 127.0.0.1, with this process's huggingface_hub pointed at it; stopped after the test."""
-    hub = LocalHub(tmp_path / "hub").start()
-    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub.endpoint)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    yield hub
-    hub.stop()
-
-
-@pytest.mark.parametrize("large", [False, True])
-def test_upload_creates_the_repo_and_sends_every_file(folder, local_hub, monkeypatch, capsys, caplog, large):
-    monkeypatch.setenv("HF_TOKEN", TOKEN)
-    with caplog.at_level(logging.DEBUG):
-        assert main(["push", str(folder), "my-org/tiny-genie", *(["--large"] if large else [])]) == 0
-    repo = local_hub.repo("dataset", "my-org/tiny-genie")
-    sent = {p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file() and ".cache" not in p.parts}
-    assert sent == {path for path, _ in folder_files(folder)} and "README.md" in sent
-    assert (repo / "README.md").read_bytes() == (folder / "README.md").read_bytes()
-    out = capsys.readouterr()
-    assert TOKEN not in out.out + out.err + caplog.text and "uploaded" in out.out
-
-
-def test_dry_run_lists_files_and_uploads_nothing(folder, local_hub, capsys):
-    assert main(["push", str(folder), "my-org/tiny-genie", "--dry-run"]) == 0
-    assert local_hub.requests == []
-    out = capsys.readouterr().out
-    assert "README.md" in out and "would upload" in out
-
-
-def test_a_push_without_network_ends_in_one_line(folder, monkeypatch, capsys):
-    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setenv("HF_TOKEN", TOKEN)
-    assert main(["push", str(folder), "my-org/tiny-genie"]) == 1
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "Could not upload" in err and TOKEN not in err
-    assert main(["push", str(folder), "no-namespace", "--dry-run"]) == 2
 
 
 @pytest.mark.slow

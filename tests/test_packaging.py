@@ -58,3 +58,28 @@ def test_every_module_says_what_it_exports():
         assert exported, f"{info.name} has no __all__"
         missing = [name for name in exported if not hasattr(module, name)]
         assert not missing, f"{info.name}.__all__ names {missing}, which it does not define"
+
+
+PACKAGE_TESTS = {
+    "genie_transforms": "tests/test_packaging.py",  # the public names, the distribution
+    "genie_transforms.cli": "tests/cli/test_main.py",  # `genie` itself: parser, exit status, console
+    "genie_transforms.digits.assets": "tests/digits/test_assets.py",
+    "genie_transforms.digits": None,  # re-exports only
+    "genie_transforms.evaluation": None,  # re-exports only
+}
+
+
+def test_the_tests_mirror_the_package():
+    """Every module of the package has its own test module at the mirrored path (tests/<subpackage>/test_<name>.py)."""
+    missing = []
+    for info in pkgutil.walk_packages(genie_transforms.__path__, "genie_transforms."):
+        if info.name.endswith("__main__"):
+            continue
+        if info.ispkg:
+            expected = PACKAGE_TESTS[info.name]
+        else:
+            *folders, name = info.name.split(".")[1:]
+            expected = "/".join(["tests", *folders, f"test_{name}.py"])
+        if expected is not None and not (ROOT / expected).is_file():
+            missing.append(f"{info.name} -> {expected}")
+    assert not missing, missing
