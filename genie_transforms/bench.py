@@ -37,6 +37,24 @@ def timed(fn: Callable[[], Any], device: torch.device, repeats: int = 1) -> floa
     return best
 
 
+def timed_pair(
+    a: Callable[[], Any], b: Callable[[], Any], device: torch.device, repeats: int = 1
+) -> tuple[float, float]:
+    """Best wall times of `a` and `b` (after one warm-up run of each), their runs alternated so that the machine's
+    drift during the measurement hits both alike; for a ratio within one run."""
+    a()
+    b()
+    best = [float("inf"), float("inf")]
+    for _ in range(repeats):
+        for k, fn in enumerate((a, b)):
+            _sync(device)
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            best[k] = min(best[k], time.perf_counter() - start)
+    return best[0], best[1]
+
+
 def peak_memory_mb(device: torch.device) -> float:
     """Peak GPU memory allocated (CUDA), or the process's peak resident memory (CPU), in MiB."""
     if device.type == "cuda":
@@ -227,12 +245,10 @@ def bench_peer(
         ).images
 
     ids = [f"bench-{i}" for i in range(n)]
-    peer_s = timed(peer_call, device, repeats)
-    engine_s = timed(
-        functools.partial(gen.generate, sources, targets, r, seed=0, prompts=prompts, source_ids=ids, batch_size=n),
-        device,
-        repeats,
+    engine_call = functools.partial(
+        gen.generate, sources, targets, r, seed=0, prompts=prompts, source_ids=ids, batch_size=n
     )
+    peer_s, engine_s = timed_pair(peer_call, engine_call, device, repeats)
     # the same noise: record the peer's, then run the engine's pipeline call with it
     captured: list[torch.Tensor] = []
     add_noise = peer.scheduler.add_noise
@@ -418,5 +434,6 @@ __all__ = [
     "oracle_consistency",
     "peak_memory_mb",
     "timed",
+    "timed_pair",
     "unet_floor",
 ]

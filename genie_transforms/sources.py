@@ -15,10 +15,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+import torch
 from PIL import Image
 
 from .generator import GenieGenerator, check_noise_ratio
-from .images import image_spec, restore
+from .images import ImageSpec, image_spec, restore
 from .labels import check_label_mode, label_index, label_vector, like
 from .prompts import PromptMap
 from .targets import TargetStrategy, get_strategy
@@ -26,8 +27,10 @@ from .targets import TargetStrategy, get_strategy
 BANK_COLUMNS = ("image", "label", "source_label")
 
 DECODED_CACHE_BYTES = 64 * 2**20
-"""Decoded bank images a `BankSource` keeps per process, least recently used dropped first: a bank that fits (200
-32-px digits take 0.6 MiB) is decoded once per process; a larger one is decoded as drawn."""
+"""Bank images a `BankSource` keeps per process, decoded and fitted to the form and size of the samples they were
+drawn for (least recently used dropped first): about 430 images as 224-px uint8 crops. A bank that fits is decoded
+and resized once per process (DataLoader worker); a larger one on every miss. Set it before the DataLoader starts
+to change it."""
 
 Resize = Callable[[np.ndarray, tuple[int, int]], np.ndarray]
 """Resizes an HWC uint8 RGB array to (height, width). Each adapter passes its host's own resize and interpolation
@@ -137,7 +140,7 @@ class BankSource:
     """Draw a precomputed hard negative whose source class is the sample's label, in O(1) (a per-class index).
 
     A bank image of another size than the sample's is resized with `resize` (the host's, see [`Resize`]); bicubic
-    with PIL when none is given. Decoded images are kept up to [`DECODED_CACHE_BYTES`] per process."""
+    with PIL when none is given. Fitted images are kept up to [`DECODED_CACHE_BYTES`] per process."""
 
     kind = "bank"
 
@@ -163,8 +166,9 @@ class BankSource:
         images = bank.select_columns(["image"]).cast_column("image", ImageFeature(decode=False))
         self.bank = images.flatten_indices() if images._indices is not None else images  # rows read by position
         self._column: Any = None  # the encoded images as an Arrow column, opened once per process
-        self._decoded: OrderedDict[int, np.ndarray] = OrderedDict()  # row -> read-only HWC uint8 RGB array
-        self._decoded_bytes = 0
+        # (row, the sample's ImageSpec) -> the row's image fitted to that sample's form and size (never given out)
+        self._cache: OrderedDict[tuple[int, ImageSpec], Any] = OrderedDict()
+        self._cache_bytes = 0
         self._lock = threading.Lock()
         sources = np.asarray(bank["source_label"])
         self.targets = np.asarray(bank["label"])
@@ -195,42 +199,60 @@ class BankSource:
         }
 
     def images(self, sources: list, params: list[dict[str, Any]]) -> list:
-        """The bank's images, in the form (PIL / numpy / tensor), size and channels of each source."""
+        """The bank's images, in the form (PIL / numpy / tensor), size and channels of each source; each one the
+        caller's own (a copy of the cached one)."""
         out = []
         for source, p in zip(sources, params):
             spec = image_spec(source)
-            image = self._image(p["bank_index"])
-            if self.resize is not None and image.shape[:2] != (spec.height, spec.width):
-                image = self.resize(image, (spec.height, spec.width))
-            out.append(restore(image, spec))
+            if spec.alpha is not None:  # the sample's own alpha channel goes back on: nothing to share
+                out.append(restore(self._decode(p["bank_index"], spec), spec))
+                continue
+            key = (p["bank_index"], spec)
+            with self._lock:
+                cached: Any = self._cache.get(key)
+                if cached is not None:
+                    self._cache.move_to_end(key)
+            if cached is None:
+                cached = restore(self._decode(p["bank_index"], spec), spec)
+                self._keep(key, cached)
+            out.append(cached.clone() if isinstance(cached, torch.Tensor) else cached.copy())
         return out
 
-    def _image(self, row: int) -> np.ndarray:
-        """Row `row`'s image as a read-only HWC uint8 RGB array: from the cache, or decoded straight from its
-        encoded bytes (or file) in the Arrow table (no `datasets` row formatting on the training path)."""
+    def _decode(self, row: int, spec: ImageSpec) -> np.ndarray:
+        """Row `row`'s image as an HWC uint8 RGB array, resized to the spec's size with `resize` (when given), read
+        straight from its encoded bytes (or file) in the Arrow table: no `datasets` row formatting."""
         with self._lock:
-            if row in self._decoded:
-                self._decoded.move_to_end(row)
-                return self._decoded[row]
             if self._column is None:
                 self._column = self.bank.data.column("image")
             value = self._column[row].as_py()
         image = Image.open(io.BytesIO(value["bytes"])) if value.get("bytes") else Image.open(value["path"])
         array = np.array(image if image.mode == "RGB" else image.convert("RGB"))
-        array.flags.writeable = False  # shared by every later draw of this row: restore() copies before giving it out
-        with self._lock:
-            self._decoded[row] = array
-            self._decoded_bytes += array.nbytes
-            while self._decoded_bytes > DECODED_CACHE_BYTES and self._decoded:
-                self._decoded_bytes -= self._decoded.popitem(last=False)[1].nbytes
+        if self.resize is not None and array.shape[:2] != (spec.height, spec.width):
+            array = np.array(self.resize(array, (spec.height, spec.width)))  # its own memory, whatever resize gives
         return array
+
+    def _keep(self, key: tuple[int, ImageSpec], image: Any) -> None:
+        """Cache a fitted image, dropping the least recently used beyond [`DECODED_CACHE_BYTES`]."""
+        with self._lock:
+            self._cache[key] = image
+            self._cache_bytes += _nbytes(image)
+            while self._cache_bytes > DECODED_CACHE_BYTES and self._cache:
+                self._cache_bytes -= _nbytes(self._cache.popitem(last=False)[1])
 
     def __getstate__(self) -> dict[str, Any]:
         # workers reopen the column from the (memory-mapped) dataset and fill their own cache
-        return {**self.__dict__, "_column": None, "_decoded": OrderedDict(), "_decoded_bytes": 0, "_lock": None}
+        return {**self.__dict__, "_column": None, "_cache": OrderedDict(), "_cache_bytes": 0, "_lock": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state, _lock=threading.Lock())
+
+
+def _nbytes(image: Any) -> int:
+    if isinstance(image, Image.Image):
+        return image.width * image.height * len(image.getbands())
+    if isinstance(image, torch.Tensor):
+        return image.numel() * image.element_size()
+    return int(image.nbytes)
 
 
 def make_source(

@@ -72,6 +72,9 @@ def test_a_sample_of_another_size_gets_the_given_resize(bank):
     source = BankSource(bank, resize)
     (image,) = source.images([np.zeros((40, 48, 3), np.uint8)], [{"bank_index": 0}])
     assert calls == [((32, 32, 3), (40, 48))] and (image == 7).all()
+    image[:] = 0  # the caller's own copy
+    (again,) = source.images([np.zeros((40, 48, 3), np.uint8)], [{"bank_index": 0}])
+    assert len(calls) == 1 and (again == 7).all()  # fitted once, then from the cache
     source.images([np.zeros((32, 32, 3), np.uint8)], [{"bank_index": 0}])
     assert len(calls) == 1  # same size: no resize
     (pil,) = BankSource(bank).images([Image.new("RGB", (48, 40))], [{"bank_index": 0}])
@@ -79,17 +82,26 @@ def test_a_sample_of_another_size_gets_the_given_resize(bank):
     np.testing.assert_array_equal(np.asarray(pil), np.asarray(bank[0]["image"].resize((48, 40), 3)))  # no resize given
 
 
-def test_decoded_images_are_cached_and_never_shared_with_the_caller(bank):
+def test_fitted_images_are_cached_per_form_and_never_shared_with_the_caller(bank, monkeypatch):
     source = BankSource(bank)
-    like = np.zeros((32, 32, 3), np.uint8)
+    decodes = []
+    real = source._decode
+    monkeypatch.setattr(source, "_decode", lambda row, spec: decodes.append(row) or real(row, spec))
+    like, tensor_like = np.zeros((32, 32, 3), np.uint8), torch.zeros(3, 32, 32, dtype=torch.uint8)
     (first,) = source.images([like], [{"bank_index": 2}])
     first[:] = 0  # the caller owns what it gets
-    assert 2 in source._decoded and not source._decoded[2].flags.writeable
     (second,) = source.images([like], [{"bank_index": 2}])
     np.testing.assert_array_equal(second, stored(bank, 2))
-    tensor = source.images([torch.zeros(3, 32, 32, dtype=torch.uint8)], [{"bank_index": 2}])[0]
+    (tensor,) = source.images([tensor_like], [{"bank_index": 2}])
     tensor.zero_()
-    np.testing.assert_array_equal(source.images([like], [{"bank_index": 2}])[0], stored(bank, 2))
+    assert torch.equal(
+        source.images([tensor_like], [{"bank_index": 2}])[0], torch.tensor(stored(bank, 2)).permute(2, 0, 1)
+    )
+    assert decodes == [2, 2]  # once per form: numpy, then tensor
+    rgba = np.zeros((32, 32, 4), np.uint8)
+    rgba[..., 3] = 9
+    out = source.images([rgba], [{"bank_index": 2}])[0]
+    assert (out[..., 3] == 9).all() and decodes == [2, 2, 2]  # the sample's own alpha: made for it, not cached
 
 
 def test_the_cache_is_bounded_and_starts_empty_in_each_process(bank, monkeypatch):
@@ -98,9 +110,9 @@ def test_the_cache_is_bounded_and_starts_empty_in_each_process(bank, monkeypatch
     source = BankSource(bank)
     for row in (0, 1, 2, 1, 3):
         source.images([np.zeros((32, 32, 3), np.uint8)], [{"bank_index": row}])
-    assert list(source._decoded) == [1, 3] and source._decoded_bytes == 2 * one  # least recently used dropped
+    assert [row for row, _ in source._cache] == [1, 3] and source._cache_bytes == 2 * one  # least recent dropped
     copy = pickle.loads(pickle.dumps(source))  # what a DataLoader worker gets
-    assert not copy._decoded and copy._decoded_bytes == 0
+    assert not copy._cache and copy._cache_bytes == 0
     np.testing.assert_array_equal(
         copy.images([np.zeros((32, 32, 3), np.uint8)], [{"bank_index": 1}])[0], stored(bank, 1)
     )
