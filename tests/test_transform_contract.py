@@ -269,13 +269,17 @@ def test_albumentations_strict_mode_additional_targets_and_replay(bank_path):
     assert name == "GenieTransform" and params["draws"][0]["target"] == tracked["label"] != 2
     both = A.Compose([t], additional_targets={"image2": "image"}, seed=0)(image=IMAGE, image2=IMAGE.copy(), label=0)
     np.testing.assert_array_equal(both["image"], both["image2"])
-    with pytest.warns(UserWarning):  # Albumentations warns about transforms whose params depend on targets
+    # Albumentations warns, at each ReplayCompose it builds, about transforms whose params depend on targets
+    depends_on_targets = "params depend on targets"
+    with pytest.warns(UserWarning, match=depends_on_targets):
         replay = A.ReplayCompose([gt_a.GenieTransform(bank=bank_path, p=1.0)])
     first = replay(image=IMAGE, label=1)
-    same = A.ReplayCompose.replay(first["replay"], image=IMAGE, label=1)
+    with pytest.warns(UserWarning, match=depends_on_targets):
+        same = A.ReplayCompose.replay(first["replay"], image=IMAGE, label=1)
     assert same["label"] == first["label"]
-    with pytest.raises(ValueError, match="made for a sample of class 1, but the sample is of class 2"):
-        A.ReplayCompose.replay(first["replay"], image=IMAGE, label=2)
+    with pytest.warns(UserWarning, match=depends_on_targets):
+        with pytest.raises(ValueError, match="made for a sample of class 1, but the sample is of class 2"):
+            A.ReplayCompose.replay(first["replay"], image=IMAGE, label=2)
 
 
 @needs_torchvision

@@ -45,6 +45,8 @@ def test_bench_command_writes_every_figure(tmp_path, capsys):
 
 
 @pytest.mark.slow
+# a collapsed schedule is flagged in its row, not warned about
+@pytest.mark.filterwarnings("error::genie_transforms.errors.GenieWarning")
 def test_bench_on_the_digits_model_reports_ada_and_the_fast_preset(tmp_path):
     out = tmp_path / "bench.json"
     assert (
@@ -63,6 +65,7 @@ def test_bench_on_the_digits_model_reports_ada_and_the_fast_preset(tmp_path):
                 "4",
                 "--cheap-steps",
                 "4",
+                "10",
                 "--training-images",
                 "64",
                 "--json",
@@ -79,7 +82,9 @@ def test_bench_on_the_digits_model_reports_ada_and_the_fast_preset(tmp_path):
     fast = figures["fast_preset"]
     assert fast["settings"]["num_inference_steps"] == 20 and 0 <= fast["oracle_reads_target_fast"] <= 1
     curve = figures["cheap_ada_curve"]["curve"]
-    assert [row["cheap_steps"] for row in curve] == [4] and 0 <= curve[0]["agreement"] <= 1
+    assert [row["cheap_steps"] for row in curve] == [4, 10] and all(0 <= row["agreement"] <= 1 for row in curve)
+    # 4 sweep steps give the grid 0.5..0.9 the steps 2, 2, 2, 3, 3; 10 give 5 to 9
+    assert [row["distinct_grid_steps"] for row in curve] == [False, True]
     training = figures["training"]
     hosts = [h for h in ("albumentations", "torchvision") if importlib.util.find_spec(h) is not None]
     assert set(training) == {f"{h}, {w} workers" for h in hosts for w in (0, 2)} and hosts

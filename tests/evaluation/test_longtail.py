@@ -1,6 +1,7 @@
 """The long-tail protocol (`genie_transforms.evaluation.longtail`)."""
 
 import numpy as np
+import pytest
 
 from genie_transforms.evaluation import evaluate_long_tail, long_tail_counts, long_tail_indices
 
@@ -14,6 +15,7 @@ def test_long_tail_profile():
     assert np.bincount(np.asarray(labels)[keep]).tolist() == [100, 56, 31, 17, 10]
 
 
+@pytest.mark.filterwarnings("error::UserWarning")  # the few-shot folds are expected: no warning reaches the user
 def test_long_tail_evaluation_reports_every_group(setup):
     gen, embedder, prompts = setup
     images, labels = colour_images(n_per_class=12)
