@@ -125,7 +125,9 @@ class GenieAda:
         self.sweeper = generator.with_settings(num_inference_steps=cheap_steps) if mode == "cheap" else generator
         self.grid = check_grid(grid, self.sweeper.num_inference_steps)
         steps = [denoising_steps(r, self.sweeper.num_inference_steps) for r in self.grid]
-        if mode == "cheap" and len(set(steps)) < len(steps):
+        self.distinct_sweep_steps = len(set(steps)) == len(steps)
+        """Whether the grid's points run distinct numbers of sweep steps (if not, neighbouring images are equal)."""
+        if mode == "cheap" and not self.distinct_sweep_steps:
             warnings.warn(
                 f"cheap_steps={cheap_steps} runs the same number of steps for neighbouring grid points "
                 f"({dict(zip(self.grid, steps))}): their sweep images are identical and the jump between them is 0, "

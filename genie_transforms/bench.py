@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from .errors import GenieWarning
-from .generator import GenieGenerator, denoising_steps
+from .generator import GenieGenerator
 from .prompts import PromptMap
 from .seeding import derive_seed, torch_generator
 
@@ -425,14 +425,13 @@ def bench_cheap_ada_curve(
         with warnings.catch_warnings():  # a collapsed schedule is measured on purpose and flagged in its row
             warnings.simplefilter("ignore", GenieWarning)
             ada = GenieAda(gen, embedder, mode="cheap", cheap_steps=k)
-        steps = [denoising_steps(r, k) for r in ada.grid]
         seconds, r_star = run(ada)
         curve.append(
             {
                 "cheap_steps": k,
                 "cost_vs_genie_0.8": seconds / genie_s,
                 "agreement": float((r_star == exact_r).mean()),
-                "distinct_grid_steps": len(set(steps)) == len(steps),
+                "distinct_grid_steps": ada.distinct_sweep_steps,
             }
         )
     return {"pairs": n, "exact_cost_vs_genie_0.8": exact_s / genie_s, "curve": curve}

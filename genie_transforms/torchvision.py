@@ -151,7 +151,13 @@ class GenieTransform(v2.Transform):
             raise ValueError(f"`p` should be in [0, 1], got {p!r}.")
         if labels_getter != "default" and not callable(labels_getter):
             raise ValueError(f"`labels_getter` must be 'default' or a callable, got {labels_getter!r}.")
-        resize(np.zeros((1, 1, 3), np.uint8), (2, 2), interpolation)  # torchvision's own check, at construction
+        try:  # torchvision's own check, at construction (it raises KeyError for an unknown integer)
+            resize(np.zeros((1, 1, 3), np.uint8), (2, 2), interpolation)
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(
+                f"`interpolation` must be a torchvision InterpolationMode (e.g. InterpolationMode.BILINEAR) or "
+                f"one of Pillow's integer constants (0 to 5), got {interpolation!r}."
+            ) from None
         self.interpolation = interpolation
         fit = functools.partial(resize, interpolation=interpolation)
         self.core = TransformCore(

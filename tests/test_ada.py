@@ -154,9 +154,9 @@ def test_a_cheap_schedule_that_cannot_resolve_the_grid_is_warned_about(ada_setup
     """On 6 steps, r = 0.5 and 0.6 both run 3 steps: identical sweep images, a jump of 0 between them."""
     gen, embedder, _ = ada_setup
     with pytest.warns(GenieWarning, match=r"cheap_steps=6 .* Use cheap_steps >= 9"):
-        GenieAda(gen, embedder, mode="cheap", cheap_steps=6)
+        assert not GenieAda(gen, embedder, mode="cheap", cheap_steps=6).distinct_sweep_steps
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        GenieAda(gen, embedder, mode="cheap", cheap_steps=10)
+        assert GenieAda(gen, embedder, mode="cheap", cheap_steps=10).distinct_sweep_steps

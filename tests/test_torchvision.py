@@ -64,9 +64,10 @@ def test_bank_images_are_fitted_with_the_hosts_resize_and_interpolation(bank_pat
     assert torch.equal(out, v2.Resize((40, 48), interpolation=interpolation)(stored))  # the host's own resize
 
 
-def test_an_unknown_interpolation_is_refused_at_construction(bank_path):
-    with pytest.raises(ValueError, match="interpolation"):
-        GenieTransform(bank=bank_path, interpolation="sideways")
+@pytest.mark.parametrize("interpolation", ["sideways", 99, None])
+def test_an_unknown_interpolation_is_refused_at_construction(bank_path, interpolation):
+    with pytest.raises(ValueError, match=f"`interpolation` must be .*, got {interpolation!r}"):
+        GenieTransform(bank=bank_path, interpolation=interpolation)
 
 
 def test_p_semantics_and_seed_reproducibility(bank_path, pil_image):
