@@ -3,7 +3,7 @@
     python benchmarks/evaluate.py [--episodes 600] [--steps 20] [--seeds 0 1 2] [--out benchmarks/results]
 
 - Few-shot: 5-way 1-shot and 5-shot, 16 queries per class, on the held-out digits' novel classes 5-9 (the
-  backbone was trained on 0-4 only), a linear probe on the frozen backbone's features (METHOD.md's protocol).
+  backbone was trained on 0-4 only), a linear probe on the frozen backbone's features (the paper's protocol, docs/guides/method.md).
   Every method adds K(N-1) images per class. Paired differences over the same episodes (paired t, 95%).
 - Long-tail: a long-tailed subset of the train split (imbalance 10), the classes topped up to the head's count
   by each method, accuracy on the held-out split overall and on the few-shot classes, for each seed; the

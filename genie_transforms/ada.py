@@ -3,7 +3,7 @@
 For each pair: generate at every r of a grid with the same noise, embed the source and every generated image with
 the classifier's frozen backbone (L2-normalised), project each on `v = p - e_source` (`p`: the target's
 prototype, the mean normalised embedding of its real images), and keep the image right after the largest jump
-between neighbours: `r* = r[argmax |s[i+1] - s[i]| + 1]`, the first index on ties (METHOD.md).
+between neighbours: `r* = r[argmax |s[i+1] - s[i]| + 1]`, the first index on ties (docs/guides/method.md).
 """
 
 from __future__ import annotations

@@ -362,7 +362,7 @@ def _prepare_latents(
 class GenieGenerator:
     """Generates GeNIe hard negatives: a source image noised to ratio r and denoised with the target's prompt.
 
-    Settings default to the paper (METHOD.md): DPM-Solver++ (2M) with 50 steps, classifier-free guidance 7.5
+    Settings default to the paper (docs/guides/method.md): DPM-Solver++ (2M) with 50 steps, classifier-free guidance 7.5
     with an empty unconditional prompt, VAE posterior mode, centre crop to the model's resolution, no safety
     checker. Each generated image is labelled with its **target** class. At r = 1 the image starts from pure
     noise (text-to-image: the source does not enter it).
@@ -815,7 +815,7 @@ class GenieGenerator:
     ) -> GenieSweep:
         """Every `images[i]` re-imagined as `targets[i]` at every ratio of `ratios`, all in one batched call.
 
-        The noise of a pair comes from (seed, source id, target) and not from r (METHOD.md), so each pair's images
+        The noise of a pair comes from (seed, source id, target) and not from r (docs/guides/method.md), so each pair's images
         form one trajectory over the grid: what GeNIe-Ada, the label-flip curve and the pictures compare. Arguments
         are those of [`generate`]; one target may apply to every image.
 
@@ -1047,7 +1047,7 @@ class GenieGenerator:
         return torch.zeros(1, pipe.unet.config.in_channels, size, size, device=self.execution_device, dtype=self._dtype)
 
     def _encode_sources(self, sources: list, keys: list[str], batch_size: int) -> dict[str, torch.Tensor]:
-        """Encode each distinct source once: VAE posterior mode times the scaling factor (METHOD.md)."""
+        """Encode each distinct source once: VAE posterior mode times the scaling factor (as the reference code)."""
         from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion_img2img import retrieve_latents
 
         pipe = self.pipe

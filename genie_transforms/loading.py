@@ -374,7 +374,7 @@ def load_img2img_pipeline(spec: ModelSpec) -> tuple[Any, ResolvedModel]:
     """Load `spec` as a diffusers image-to-image pipeline, placed (or offloaded) on its device.
 
     Weights load from safetensors only unless `allow_pickle_weights`; no remote code is ever run; the safety
-    checker is neither downloaded nor loaded (METHOD.md: a triggered checker returns black images).
+    checker is neither downloaded nor loaded (a triggered checker returns black images).
     """
     import torch
     from diffusers import AutoPipelineForImage2Image

@@ -48,7 +48,7 @@ class PromptMap:
         names (`Sequence[str]` or `Mapping[int, str]`):
             Class names by index (a list, e.g. a `ClassLabel`'s `names`) or a dict from index to name.
         template (`str`, *optional*, defaults to `"a photo of a {}."`):
-            Prompt template with one `{}` for the class name (METHOD.md).
+            Prompt template with one `{}` for the class name.
         overrides (`Mapping[int, str]`, *optional*):
             Full prompts for some classes, used as they are instead of the template.
         clean (`bool`, *optional*, defaults to `True`):

@@ -17,7 +17,7 @@ def derive_seed(seed: int, source_id: str | int, target: int) -> int:
 
     It is the first 8 bytes (big-endian) of ``sha256(f"genie|{seed}|{source_id}|{target}")``,
     masked to 63 bits. It does not depend on the noise ratio, the batch or the row order, so a pair
-    generated over an r grid shares one noise tensor (METHOD.md), and shards of a job agree whatever
+    generated over an r grid shares one noise tensor (docs/guides/method.md), and shards of a job agree whatever
     the number of workers. The scheme is stable across versions and platforms; it is recorded as
     `SEED_SCHEME` in provenance.
 

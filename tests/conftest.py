@@ -1,7 +1,16 @@
-"""Shared fixtures. The suite runs offline: nothing is fetched from the Hugging Face Hub."""
+"""Shared fixtures. The suite runs offline (nothing is fetched from the Hugging Face Hub) and writes only into
+temporary folders: the caches of Hugging Face, matplotlib and every XDG-aware library point into one temporary
+folder per test process, set before any of them is imported, and removed at exit."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
+SCRATCH = tempfile.mkdtemp(prefix="genie-tests-")
+atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
+for _key, _sub in (("HF_HOME", "hf"), ("XDG_CACHE_HOME", "cache"), ("MPLCONFIGDIR", "matplotlib")):
+    os.environ[_key] = os.path.join(SCRATCH, _sub)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")

@@ -117,7 +117,7 @@ def test_noise_depends_on_all_63_bits_of_the_seed():
 
 
 def test_r_one_is_text_to_image_and_needs_no_source():
-    """METHOD.md: at r = 1 nothing of the source is left (diffusers' strength=1 keeps about 7% of it)."""
+    """The method: at r = 1 nothing of the source is left (diffusers' strength=1 keeps about 7% of it)."""
     from genie_transforms.digits import digits_arrays, digits_prompt_map
 
     gen = GenieGenerator.from_pretrained("genie-tiny-digits", num_inference_steps=10, progress=False)

@@ -83,3 +83,33 @@ def test_the_tests_mirror_the_package():
         if expected is not None and not (ROOT / expected).is_file():
             missing.append(f"{info.name} -> {expected}")
     assert not missing, missing
+
+
+def test_the_suite_writes_only_into_temporary_folders(tiny_generator, make_dataset):
+    """A cached `datasets` result, matplotlib's font cache and a command run by a test land in the suite's own
+    temporary folder, never in the user's `~/.cache` or `~/.config`."""
+    import os
+    import tempfile
+
+    import datasets
+    import matplotlib
+
+    from genie_transforms.datasets import generate_hard_negatives
+
+    from .conftest import SCRATCH
+
+    assert Path(SCRATCH).is_relative_to(tempfile.gettempdir())
+    home = Path.home()
+    out = generate_hard_negatives(make_dataset(2), tiny_generator, noise_ratio=1.0, targets="random_k:1", seed=0)
+    (cache,) = {Path(f["filename"]).parent for f in out.cache_files}
+    assert cache.is_relative_to(SCRATCH) and not cache.is_relative_to(home / ".cache")
+    assert Path(datasets.config.HF_DATASETS_CACHE).is_relative_to(SCRATCH)
+    assert Path(matplotlib.get_configdir()).is_relative_to(SCRATCH)
+    child = subprocess.run(
+        [sys.executable, "-c", "import datasets; print(datasets.config.HF_DATASETS_CACHE)"],
+        env=os.environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert Path(child.stdout.strip()).is_relative_to(SCRATCH)

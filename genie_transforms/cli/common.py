@@ -74,7 +74,7 @@ def add_model_arguments(
         "--preset",
         choices=PRESET_CHOICES,
         default=None,
-        help="settings preset: paper (METHOD.md), fast (20 steps), turbo (SD-Turbo), lcm; explicit options win",
+        help="settings preset: paper (the paper's settings, docs/guides/method.md), fast (20 steps), turbo (SD-Turbo), lcm; explicit options win",
     )
     group.add_argument(
         "--steps",

@@ -27,7 +27,7 @@ METHODS = CLASSIC + GENERATIVE
 
 @dataclass
 class FewShotConfig:
-    """Settings of a few-shot evaluation (METHOD.md's protocol by default, on `n_episodes` episodes).
+    """Settings of a few-shot evaluation (the paper's protocol by default, docs/guides/method.md, on `n_episodes` episodes).
 
     `budget` is the number of extra images per class for every method (default `k_shot * (n_way - 1)`, the number
     of GeNIe hard negatives per class); `support_views` weak-augmented views of each real support image are in
@@ -202,7 +202,7 @@ def _ada_embeddings(
     config: FewShotConfig,
     prototypes: dict[int, np.ndarray],
 ) -> list[np.ndarray]:
-    """GeNIe-Ada's choice for each pair from the bank (METHOD.md's rule on the episode's support prototypes): the
+    """GeNIe-Ada's choice for each pair from the bank (the paper's rule on the episode's support prototypes): the
     sweep over the grid (on the coarse schedule in cheap mode), the image after the largest jump."""
     grid = tuple(config.ada_grid)
     sweeper = generator.with_settings(num_inference_steps=10) if config.ada_mode == "cheap" else generator
