@@ -755,7 +755,7 @@ class GenieGenerator:
         prompts: PromptMap | Sequence[str] | Mapping[int, str],
         source_ids: Sequence[str | int] | None = None,
         batch_size: int | None = None,
-        progress: bool | None = None,
+        progress: bool | str | None = None,
         hard_negative_filter: HardNegativeFilter | None = None,
         source_labels: Sequence[int] | None = None,
     ) -> GenieOutput:
@@ -778,8 +778,9 @@ class GenieGenerator:
                 Stable ids of the sources (e.g. dataset indices); a hash of the pixels by default.
             batch_size (`int`, *optional*):
                 Rows per pipeline call; the generator's by default. Results do not depend on it.
-            progress (`bool`, *optional*):
-                Show a progress bar; the generator's setting by default.
+            progress (`bool` or `str`, *optional*):
+                Show a progress bar; the generator's setting by default. A string shows it with that description
+                (say what is being made and where it stands, e.g. `"txt2img (3/8)"`).
             hard_negative_filter ([`HardNegativeFilter`], *optional*):
                 Decide for each image whether it is a hard negative worth keeping (see `genie_transforms.filtering`);
                 every image is still returned, and its record carries `filter_kept` and `filter_score`.
@@ -794,7 +795,7 @@ class GenieGenerator:
         _single_thread_after_fork()
         with self._slot.lock:
             rows = self._prepare(images, targets, noise_ratio, seed, prompts, source_ids, batch_size)
-            out = self._run(rows, batch_size, progress)
+            out = self._run(rows, batch_size, progress, "GeNIe hard negatives")
         if hard_negative_filter is None:
             if source_labels is not None:
                 raise ValueError("`source_labels` is only used by a `hard_negative_filter`; pass one, or drop it.")
@@ -811,7 +812,7 @@ class GenieGenerator:
         prompts: PromptMap | Sequence[str] | Mapping[int, str],
         source_ids: Sequence[str | int] | None = None,
         batch_size: int | None = None,
-        progress: bool | None = None,
+        progress: bool | str | None = None,
     ) -> GenieSweep:
         """Every `images[i]` re-imagined as `targets[i]` at every ratio of `ratios`, all in one batched call.
 
@@ -853,7 +854,7 @@ class GenieGenerator:
         prompts: PromptMap | Sequence[str] | Mapping[int, str],
         source_ids: Sequence[str | int] | None = None,
         batch_size: int | None = None,
-        progress: bool | None = None,
+        progress: bool | str | None = None,
     ) -> GenieOutput:
         """Plain text-to-image (the Txt2Img baseline, r = 1) with no source image: one RGB PIL image per target, at
         the model's resolution. Row i's noise comes from (seed, `source_ids[i]`, target), `"txt2img-{i}"` by default,
@@ -865,13 +866,16 @@ class GenieGenerator:
         _single_thread_after_fork()
         with self._slot.lock:
             rows = self._prepare(None, rows_targets, 1.0, seed, prompts, ids, batch_size, count=n)
-            return self._run(rows, batch_size, progress)
+            return self._run(rows, batch_size, progress, "text-to-image")
 
-    def _run(self, rows: _Rows, batch_size: int, progress: bool | None) -> GenieOutput:
+    def _run(self, rows: _Rows, batch_size: int, progress: bool | str | None, what: str) -> GenieOutput:
+        """Denoise every row, one pipeline call per r and batch, under a progress bar named `progress` (when a
+        string) or `what`."""
         n = len(rows.ids)
         outputs: list[torch.Tensor | None] = [None] * n
-        show = self.progress if progress is None else progress
-        with tqdm(total=n, desc="GeNIe", unit="img", disable=not show) as bar:
+        show = self.progress if progress is None else bool(progress)
+        desc = progress if isinstance(progress, str) else what
+        with tqdm(total=n, desc=desc, unit="img", disable=not show) as bar:
             for r, chunk in rows.chunks(batch_size):
                 for i, img in zip(chunk, self._denoise(rows, r, chunk)):
                     outputs[i] = img

@@ -11,6 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -370,6 +373,33 @@ def _dtype_keyword() -> str:
     return "dtype" if Version(diffusers_version) >= Version("0.40.0.dev0") else "torch_dtype"
 
 
+LOADING_BARS_ENV = "GENIE_LOADING_BARS"
+"""Set to 1 to see diffusers' and transformers' own loading bars ("Loading pipeline components"); `genie --verbose`
+sets it."""
+
+
+@contextmanager
+def quiet_loading_bars() -> Iterator[None]:
+    """diffusers' and transformers' component-loading bars stay off while the engine loads a model (they would appear
+    inside the caller's own progress bar), then are restored as they were; `GENIE_LOADING_BARS=1` keeps them.
+    Download bars (huggingface_hub's) are not touched."""
+    if os.environ.get(LOADING_BARS_ENV) == "1":
+        yield
+        return
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    was = [(module, module.is_progress_bar_enabled()) for module in (diffusers_logging, transformers_logging)]
+    for module, _ in was:
+        module.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for module, enabled in was:
+            if enabled:
+                module.enable_progress_bar()
+
+
 def load_img2img_pipeline(spec: ModelSpec) -> tuple[Any, ResolvedModel]:
     """Load `spec` as a diffusers image-to-image pipeline, placed (or offloaded) on its device.
 
@@ -395,9 +425,10 @@ def load_img2img_pipeline(spec: ModelSpec) -> tuple[Any, ResolvedModel]:
     if spec.variant is not None:
         extra["variant"] = spec.variant
     try:
-        pipe = AutoPipelineForImage2Image.from_pretrained(
-            resolved.folder, use_safetensors=_use_safetensors(spec), **extra
-        )
+        with quiet_loading_bars():
+            pipe = AutoPipelineForImage2Image.from_pretrained(
+                resolved.folder, use_safetensors=_use_safetensors(spec), **extra
+            )
     except (OSError, ValueError) as err:
         if not spec.allow_pickle_weights and "safetensors" in str(err):
             raise ValueError(
@@ -422,6 +453,7 @@ def load_img2img_pipeline(spec: ModelSpec) -> tuple[Any, ResolvedModel]:
 
 __all__ = [
     "BUNDLED_MODELS",
+    "LOADING_BARS_ENV",
     "DTYPES",
     "METADATA_FILE",
     "OFFLOAD",
@@ -435,6 +467,7 @@ __all__ = [
     "file_digest",
     "load_img2img_pipeline",
     "make_spec",
+    "quiet_loading_bars",
     "read_metadata",
     "resolve_model",
 ]

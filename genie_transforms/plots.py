@@ -24,11 +24,12 @@ def image_grid(
     line before each of those columns (e.g. between generated and real images)."""
     if not rows or not any(rows):
         raise ValueError("image_grid needs at least one row with images.")
-    font = ImageFont.load_default()
+    font, title_font = _font(13), _font(15)
+    line = 20  # px per line of text
     n_cols = max(len(r) for r in rows)
-    left = 8 + max((int(font.getlength(s)) for s in row_labels), default=0)
-    top = (20 if title else 0) + (16 if groups else 0) + (18 if col_labels else pad)
-    width = max(left + n_cols * (cell + pad) + pad, 16 + int(font.getlength(title or "")))
+    left = 12 + max((int(font.getlength(s)) for s in row_labels), default=0)
+    top = (line + 6 if title else 0) + (line if groups else 0) + (line if col_labels else pad)
+    width = max(left + n_cols * (cell + pad) + pad, 24 + int(title_font.getlength(title or "")))
     height = top + len(rows) * (cell + pad) + pad
     grid = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(grid)
@@ -37,13 +38,14 @@ def image_grid(
         return left + j * (cell + pad)
 
     if title:
-        draw.text((width // 2, 10), title, fill="black", font=font, anchor="mm")
-    y_group = 20 if title else 0
+        draw.text((width // 2, line // 2 + 3), title, fill="black", font=title_font, anchor="mm")
+    y_group = line + 6 if title else 0
     for first, last, text in groups:
-        draw.text(((x_of(first) + x_of(last) + cell) // 2, y_group + 8), text, fill="black", font=font, anchor="mm")
-        draw.line((x_of(first), y_group + 15, x_of(last) + cell, y_group + 15), fill="black")
+        mid = (x_of(first) + x_of(last) + cell) // 2
+        draw.text((mid, y_group + line // 2 - 2), text, fill="black", font=font, anchor="mm")
+        draw.line((x_of(first), y_group + line - 3, x_of(last) + cell, y_group + line - 3), fill="black")
     for j, label in enumerate(col_labels):
-        draw.text((x_of(j) + cell // 2, top - 9), label, fill="black", font=font, anchor="mm")
+        draw.text((x_of(j) + cell // 2, top - line // 2), label, fill="black", font=font, anchor="mm")
     for i, row in enumerate(rows):
         y = top + i * (cell + pad)
         if i < len(row_labels):
@@ -54,8 +56,17 @@ def image_grid(
                 grid.paste(tile, (x_of(j), y))
     for j in dividers:
         x = x_of(j) - pad // 2 - 1
-        draw.line((x, top - 18, x, height), fill="black", width=2)
+        draw.line((x, top - line, x, height), fill="black", width=2)
     return grid
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Pillow's bundled scalable font at `size` px (readable, with real spaces); its small bitmap font where Pillow
+    was built without FreeType."""
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, ImportError, OSError):  # Pillow < 10.1 or no FreeType
+        return ImageFont.load_default()
 
 
 def _figure_class():

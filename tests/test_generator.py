@@ -429,3 +429,14 @@ def test_the_model_declares_its_prompt_template(tmp_path, tiny_model_path, promp
     (folder / "genie.json").write_text(json.dumps({"prompt_template": "no slot"}))
     with pytest.raises(ValueError, match="exactly one"):
         GenieGenerator.from_pretrained(folder).prompt_template
+
+
+def test_a_progress_bar_says_what_it_makes(tiny_generator, prompts, rgb_images, capfd):
+    tiny_generator.generate(rgb_images[:1], targets=[1], noise_ratio=1.0, seed=0, prompts=prompts, progress=True)
+    assert "GeNIe hard negatives" in capfd.readouterr().err
+    tiny_generator.text_to_image([1], seed=0, prompts=prompts, progress=True)
+    assert "text-to-image" in capfd.readouterr().err
+    tiny_generator.sweep(rgb_images[:1], 1, (0.5, 1.0), seed=0, prompts=prompts, progress="grid.png (1/2)")
+    assert "grid.png (1/2): 100%" in capfd.readouterr().err
+    tiny_generator.generate(rgb_images[:1], targets=[1], noise_ratio=1.0, seed=0, prompts=prompts, progress=False)
+    assert capfd.readouterr().err == ""

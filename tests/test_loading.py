@@ -186,3 +186,25 @@ print(json.dumps({"revision": gen.model_revision, "variant": out.records[0].mode
     assert figures["revision"] == hub.commit("model", "org/tiny-sd") and figures["variant"] == "fp16"
     (adapter,) = figures["adapters"]
     assert adapter["identity"] == f"org/tiny-lora@{hub.commit('model', 'org/tiny-lora')}" and adapter["scale"] == 1.0
+
+
+def test_loading_bars_of_diffusers_stay_out_of_ours_unless_asked_for(tiny_model_path, capfd, monkeypatch):
+    """diffusers' "Loading pipeline components" bar would appear inside the caller's progress bar: it is off while
+    the engine loads (and left as it was after); GENIE_LOADING_BARS=1 (`genie --verbose`) keeps it."""
+    from diffusers.utils import logging as diffusers_logging
+
+    from genie_transforms import GenieGenerator
+    from genie_transforms.loading import LOADING_BARS_ENV
+
+    was = diffusers_logging.is_progress_bar_enabled()
+    diffusers_logging.enable_progress_bar()
+    try:
+        monkeypatch.delenv(LOADING_BARS_ENV, raising=False)
+        GenieGenerator.from_pretrained(tiny_model_path, progress=False).load()
+        assert "Loading pipeline components" not in capfd.readouterr().err
+        assert diffusers_logging.is_progress_bar_enabled()  # the caller's setting is restored
+        monkeypatch.setenv(LOADING_BARS_ENV, "1")
+        GenieGenerator.from_pretrained(tiny_model_path, progress=False).load()
+        assert "Loading pipeline components" in capfd.readouterr().err
+    finally:
+        (diffusers_logging.enable_progress_bar if was else diffusers_logging.disable_progress_bar)()

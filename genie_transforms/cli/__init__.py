@@ -28,7 +28,9 @@ QUIET_ENV = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genie", description="GeNIe hard negatives through diffusion.")
     parser.add_argument("--version", action="version", version=f"genie-transforms {__version__}")
-    parser.add_argument("--verbose", action="store_true", help="show the warnings and logs of the libraries underneath")
+    parser.add_argument(
+        "--verbose", action="store_true", help="show the warnings, logs and loading bars of the libraries underneath"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(sub)
@@ -70,7 +72,11 @@ def quiet_console() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.verbose and args.command != "env":
+    if args.verbose:
+        from ..loading import LOADING_BARS_ENV
+
+        os.environ[LOADING_BARS_ENV] = "1"
+    elif args.command != "env":
         quiet_console()
     try:
         return int(args.func(args) or 0)

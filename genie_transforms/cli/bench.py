@@ -45,7 +45,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     parser.add_argument("--channels-last", action="store_true", help="measure with the UNet in channels-last format")
     parser.add_argument("--compile", action="store_true", help="measure with torch.compile on the UNet")
-    parser.add_argument("--json", type=Path, default=Path("genie-bench.json"), help="where to write the figures")
+    parser.add_argument(
+        "--output",
+        "--json",
+        type=Path,
+        default=Path("genie-bench.json"),
+        help="JSON file to write the figures to (--json is an old spelling)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -205,8 +211,8 @@ def run(args: argparse.Namespace) -> int:
                     f"| {host} | {workers} | {row['samples_per_s_without']:.0f} | {row['samples_per_s_with']:.0f} | "
                     f"{row['ratio']:.2f} |"
                 )
-    args.json.write_text(json.dumps(figures, indent=2, default=str))
-    print(f"wrote {args.json}")
+    args.output.write_text(json.dumps(figures, indent=2, default=str))
+    print(f"wrote {args.output}")
     return 0
 
 

@@ -40,8 +40,24 @@ class UsageError(ValueError):
     """A bad combination of command-line options (exit status 2, like argparse's own errors)."""
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keeps the command's description as written and shows every option's default."""
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the command's description as written and shows each option's default once: not on required options,
+    not where it is None or a switch's False, and not where the help text already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            action.required
+            or default is None
+            or default is False
+            or default == []
+            or default is argparse.SUPPRESS
+            or "default" in text
+            or not action.option_strings
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str, help: str, doc: str | None) -> argparse.ArgumentParser:
@@ -80,7 +96,9 @@ def add_model_arguments(
         "--steps",
         type=positive_int,
         default=steps,
-        help="denoising steps of the full schedule (the preset's, else 50 as the paper)",
+        help="denoising steps of the full schedule (the preset's, else 50 as the paper)"
+        if steps is None
+        else f"denoising steps of the full schedule (default here: {steps}; the paper uses 50)",
     )
     group.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (the preset's, else 7.5)")
     group.add_argument(

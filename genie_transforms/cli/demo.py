@@ -31,7 +31,9 @@ R_GRID = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = add_parser(sub, "demo", "GeNIe end to end: few-shot evaluation, grid and PCA pictures (offline)", __doc__)
-    parser.add_argument("--out", type=Path, default=Path("genie-output"), help="output folder")
+    parser.add_argument(
+        "--output", "--out", type=Path, default=Path("genie-output"), help="output folder (--out is an old spelling)"
+    )
     add_model_arguments(parser, default_model=BUNDLED_MODEL, steps=20, batch_size=64)
     add_source_arguments(parser, required=False)  # without --dataset: the digits' held-out split
     group = parser.add_argument_group("backbone")
@@ -90,7 +92,7 @@ def write_pictures(gen, prompts, images, labels, classes, embedder, args, out: P
         seed=args.seed,
         prompts=prompts,
         source_ids=[f"row{r}" for r, _ in rows],
-        progress=show,
+        progress=show and f"grid.png: {len(rows)} pairs over r (1/2)",
     )
     grid_rows, row_labels = [], []
     for k, (r, target) in enumerate(rows):
@@ -127,7 +129,7 @@ def write_pictures(gen, prompts, images, labels, classes, embedder, args, out: P
         seed=args.seed,
         prompts=prompts,
         source_ids=[f"row{r}" for r in source_rows],
-        progress=show,
+        progress=show and f"pca.png: {len(source_rows)} sources over r (2/2)",
     )
     feats = embedder(pca_sweep.flat()).reshape(len(source_rows), len(ratios), -1)
     real = {c: embedder([images[r] for r in np.flatnonzero(labels == c)[:40]]) for c in (source, target)}
@@ -190,11 +192,11 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         methods=tuple(args.methods or METHODS),
     )
-    args.out.mkdir(parents=True, exist_ok=True)
-    print(f"pictures of the hard negatives ({gen.model_id}, {gen.num_inference_steps} steps) -> {args.out}")
-    write_pictures(gen, prompts, images, labels, classes, embedder, args, args.out)
+    args.output.mkdir(parents=True, exist_ok=True)
+    print(f"pictures of the hard negatives ({gen.model_id}, {gen.num_inference_steps} steps) -> {args.output}")
+    write_pictures(gen, prompts, images, labels, classes, embedder, args, args.output)
     print(
-        f"wrote {args.out / 'grid.png'}, pca.png and records.jsonl; now the few-shot evaluation "
+        f"wrote {args.output / 'grid.png'}, pca.png and records.jsonl; now the few-shot evaluation "
         f"({args.ways}-way {args.shots}-shot, {args.episodes} episodes)"
     )
     extra = {
@@ -205,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
     }
 
     def save(results: dict) -> None:
-        (args.out / "results.json").write_text(
+        (args.output / "results.json").write_text(
             json.dumps({**results, **extra, "seconds": round(time.time() - started, 1)}, indent=2)
         )
 
@@ -226,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
         f"class for every method (mean accuracy, 95% interval)"
     )
     print("\n".join(summary_lines(results)))
-    print(f"wrote {args.out / 'results.json'} in {round(time.time() - started, 1)} s")
+    print(f"wrote {args.output / 'results.json'} in {round(time.time() - started, 1)} s")
     return 0
 
 

@@ -76,10 +76,11 @@ class GeneratedBank:
         self.store: dict[tuple, tuple[Any, np.ndarray]] = {}
 
     def get(
-        self, generator: GenieGenerator, keys: list[tuple[int, int, float, int]], progress: bool = False
+        self, generator: GenieGenerator, keys: list[tuple[int, int, float, int]], progress: bool | str = False
     ) -> list[tuple[Any, np.ndarray]]:
         """(image, embedding) of each (source row, target, r, copy); r = 1 is text-to-image (no source enters).
-        Missing ones are generated in the generator's batches, one call per r."""
+        Missing ones are generated in the generator's batches, one call per r; `progress` (a bar's description, or
+        a bool) as in `GenieGenerator.generate`."""
         steps = generator.num_inference_steps
         missing = sorted({k for k in keys if _key(steps, k) not in self.store}, key=str)
         for ratio in sorted({k[2] for k in missing}):
@@ -182,17 +183,18 @@ def _fill(
     bank: GeneratedBank, generator: GenieGenerator, episodes: list[Episode], config: FewShotConfig, progress: bool
 ) -> None:
     """Generate the images that the episodes' generative methods will use (cheap Ada's final images aside, which
-    depend on each episode's choice), batched across episodes."""
-    for method in config.methods:
-        if method not in GENERATIVE:
-            continue
+    depend on each episode's choice), batched across episodes; each method's progress bar names it and its place
+    among them ("txt2img (3/8)")."""
+    methods = [m for m in config.methods if m in GENERATIVE]
+    for i, method in enumerate(methods, 1):
         keys = sorted({k for episode in episodes for k in _pairs(method, episode, config.per_class)}, key=str)
+        bar = f"{method}{' sweep' if method == 'genie_ada' else ''} ({i}/{len(methods)})" if progress else False
         if method == "genie_ada":
             sweeper = generator.with_settings(num_inference_steps=10) if config.ada_mode == "cheap" else generator
-            bank.get(sweeper, [(r, t, g, k) for r, t, k in keys for g in config.ada_grid], progress)
+            bank.get(sweeper, [(r, t, g, k) for r, t, k in keys for g in config.ada_grid], bar)
         else:
             ratio = {"img2img_0.3": 0.3, "img2img_0.7": 0.7, "txt2img": 1.0}.get(method, config.genie_ratio)
-            bank.get(generator, [(r, t, ratio, k) for r, t, k in keys], progress)
+            bank.get(generator, [(r, t, ratio, k) for r, t, k in keys], bar)
 
 
 def _ada_embeddings(

@@ -27,7 +27,7 @@ def test_bench_command_writes_every_figure(tmp_path, capsys):
                 "0",
                 "--quality-images",
                 "0",
-                "--json",
+                "--output",
                 str(out),
             ]
         )

@@ -14,7 +14,7 @@ def test_demo_runs_end_to_end_on_a_reduced_setting(tmp_path, capsys):
         main(
             [
                 "demo",
-                "--out",
+                "--output",
                 str(tmp_path),
                 "--pairs",
                 "2",

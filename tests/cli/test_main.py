@@ -99,3 +99,31 @@ def test_the_console_shows_only_our_progress_and_results(tmp_path, saved_source,
     assert "merged into" in result.stdout and "shard 0/1" in result.stderr  # our results and our progress bar
     for noise in ("Loading", "\x1b[A", "Warning", "warn(", "```", "Map:", "Generating train split"):
         assert noise not in result.stderr, noise
+
+
+def test_help_shows_each_default_once_and_none_on_required_options():
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name, command in commands.items():
+        text = " ".join(command.format_help().split())
+        assert "(default: None)" not in text and "(default: False)" not in text, name
+        for action in command._actions:
+            if not action.option_strings or isinstance(action, argparse._HelpAction):
+                continue
+            shown = " ".join(command._get_formatter()._expand_help(action).split())
+            assert shown.count("default") <= 1, (name, action.option_strings, shown)
+            if action.required:
+                assert "default" not in shown, (name, action.option_strings, shown)
+    demo = " ".join(commands["demo"].format_help().split())
+    assert "(default here: 20; the paper uses 50)" in demo and "else 50" not in demo  # the demo's own default
+
+
+def test_every_command_that_writes_names_its_output_dash_dash_output(tmp_path):
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name in ("demo", "generate", "ada", "publish", "bench"):
+        options = {s for a in commands[name]._actions for s in a.option_strings}
+        assert "--output" in options, name
+    # the old spellings still work, as aliases of --output
+    assert parser.parse_args(["demo", "--out", str(tmp_path)]).output == tmp_path
+    assert parser.parse_args(["bench", "--json", str(tmp_path / "b.json")]).output == tmp_path / "b.json"

@@ -73,3 +73,15 @@ def test_paired_differences_use_the_paired_t_interval():
     assert ada["mean"] == pytest.approx(0.1) and ada["significant"]
     assert out["genie - none"]["mean"] == 0 and not out["genie - none"]["significant"]
     assert "genie - img2img_0.7" not in out  # only pairs that both ran
+
+
+def test_each_progress_bar_names_its_method_and_its_place_in_the_sequence(setup, capfd):
+    gen, embedder, prompts = setup
+    images, labels = colour_images()
+    methods = ("none", "img2img_0.3", "txt2img", "genie")
+    config = FewShotConfig(n_way=2, k_shot=1, n_query=2, n_episodes=1, seed=0, methods=methods)
+    evaluate_few_shot(images, labels, embedder, config, generator=gen, prompts=prompts, progress=True)
+    err = capfd.readouterr().err
+    for bar in ("img2img_0.3 (1/3)", "txt2img (2/3)", "genie (3/3)", "few-shot episodes"):
+        assert bar in err, bar
+    assert "GeNIe:" not in err  # no anonymous bar
