@@ -453,8 +453,8 @@ def load_img2img_pipeline(spec: ModelSpec) -> tuple[Any, ResolvedModel]:
 
 __all__ = [
     "BUNDLED_MODELS",
-    "LOADING_BARS_ENV",
     "DTYPES",
+    "LOADING_BARS_ENV",
     "METADATA_FILE",
     "OFFLOAD",
     "LoraWeights",

@@ -54,7 +54,7 @@ def test_ci_runs_the_quickstart_commands_first_and_as_written():
     first_install = next(i for i, line in enumerate(ran) if line.startswith("pip install"))
     assert ran[first_install] == demo and tests in ran[first_install:]
     assert ran.index(tests) < next(i for i, line in enumerate(ran) if line.startswith(("ruff", "mypy")))
-    assert ran[: first_install].count("python3 -m venv .venv-ci") == 1  # a fresh environment
+    assert ran[:first_install].count("python3 -m venv .venv-ci") == 1  # a fresh environment
 
 
 def test_the_method_is_documented_in_the_project_and_every_mention_points_there():
