@@ -75,14 +75,16 @@ def check_name(name: object, what: str) -> str:
 
 @dataclass
 class CardInfo:
-    """What the dataset card states about how the data was made."""
+    """What the dataset card states about how the data was made. `model_id` and `source_dataset` are the names the
+    public should see (a Hub id); None leaves a local model or dataset unnamed (the card then says so, and shows
+    placeholders in its snippets), so that no local path reaches a card unless it is given here."""
 
-    model_id: str
+    model_id: str | None
     model_revision: str | None
     seed: int
     noise_ratios: list[float]
     strategy: str
-    source_dataset: str
+    source_dataset: str | None
     source_revision: str | None = None
     prompt_template: str | None = None
     command: str = ""
@@ -181,7 +183,7 @@ def build_dataset_folder(
     data = DatasetCardData(
         license=info.license,
         pretty_name=info.pretty_name,
-        source_datasets=[info.source_dataset],
+        source_datasets=[info.source_dataset] if info.source_dataset else None,
         task_categories=["image-classification"],
         tags=["genie", "hard-negatives", "synthetic", "diffusion", "data-augmentation"],
         configs=yaml_configs,
@@ -194,19 +196,24 @@ def build_dataset_folder(
 
 def _prose(info: CardInfo, counts: Mapping[str, Mapping[str, int]]) -> str:
     rows = "\n".join(f"| {c} | {s} | {n} |" for c, splits in counts.items() for s, n in splits.items())
-    source = _code(info.source_dataset) + (
-        f" at revision {_code(info.source_revision)}" if info.source_revision else ""
-    )
+    if info.source_dataset:
+        source = _code(info.source_dataset) + (
+            f" at revision {_code(info.source_revision)}" if info.source_revision else ""
+        )
+    else:
+        source = "a local dataset that the publisher did not name"
+    model = _code(info.model_id) if info.model_id else "a local model that the publisher did not name"
+    model_ref = info.model_id or "<model id or folder>"
     lines = [
         f"# {_plain(info.pretty_name or 'GeNIe hard negatives')}",
         "",
         "Hard negatives generated with [GeNIe](https://arxiv.org/abs/2312.02548) by "
-        "[genie-transforms](https://pypi.org/project/genie-transforms/): each image keeps the look of a source image "
+        "genie-transforms: each image keeps the look of a source image "
         "but carries the meaning of a contrasting target class, and is labelled with the **target** class.",
         "",
         "## How it was made",
         "",
-        f"- Model: {_code(info.model_id)} at revision {_code(info.model_revision or 'unpinned')}",
+        f"- Model: {model} at revision {_code(info.model_revision or 'unpinned')}",
         f"- Prompt template: {_code(info.prompt_template or 'a photo of a {}.')}",
         f"- Noise ratios: {', '.join(str(r) for r in info.noise_ratios)}",
         f"- Target strategy: {_code(info.strategy)}",
@@ -246,13 +253,14 @@ def _prose(info: CardInfo, counts: Mapping[str, Mapping[str, int]]) -> str:
             *_fence(
                 "from datasets import load_dataset\nfrom genie_transforms import GenieGenerator\n"
                 "from genie_transforms.hub import load_noise_table, regenerate_ada_images\n\n"
-                f'gen = GenieGenerator.from_pretrained("{info.model_id}", revision="{info.model_revision}")\n'
-                f'source = load_dataset("{info.source_dataset}", split="train")  # the split the table was made from\n'
+                f'gen = GenieGenerator.from_pretrained("{model_ref}", revision="{info.model_revision}")\n'
+                f'source = load_dataset("{info.source_dataset or "<source dataset>"}", split="train")  '
+                "# the split the table was made from\n"
                 'out = regenerate_ada_images(gen, source, load_noise_table("<repo id>"))',
                 "python",
             ),
         ]
-    lines += ["", "## Credits", "", f"- Source images: {source}.", f"- Diffusion model: {_code(info.model_id)}."]
+    lines += ["", "## Credits", "", f"- Source images: {source}.", f"- Diffusion model: {model}."]
     if info.model_id == "genie-tiny-digits":
         lines.append(f"- {DIGITS_CREDIT}")
     lines += ["", "## Caveats", "", CAVEATS, "", "## Citation", "", *_fence(CITATION, "bibtex"), ""]

@@ -93,14 +93,35 @@ def differences(previous: Mapping[str, Any], current: Mapping[str, Any]) -> list
     ]
 
 
+def identity_view(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings of a job as a resume compares them: names that spell a path are left out wherever a content
+    identity stands for what they name (a source with a fingerprint, a model with a `sha256:` content hash), so the
+    same data and model are the same job however their paths are spelled, and a change of content still differs."""
+
+    def walk(value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return [walk(v) for v in value] if isinstance(value, list) else value
+        out = {k: walk(v) for k, v in value.items() if k not in STATUS_KEYS}
+        if str(out.get("model_revision") or "").startswith("sha256:"):
+            out.pop("model_id", None)
+        source = out.get("source")
+        if isinstance(source, dict) and source.get("fingerprint"):
+            source.pop("dataset", None)
+            out.pop("dataset", None)
+        return out
+
+    return walk(json.loads(json.dumps(config, default=str)))
+
+
 def check_job(out_dir: Path, config: Mapping[str, Any]) -> None:
     """Write the job's settings, or refuse (naming each difference and both values) to mix another job's chunks
-    into an existing folder."""
+    into an existing folder. The same data and model under another spelling of their paths are the same job
+    ([`identity_view`])."""
     job_file = out_dir / JOB_FILE
     config = json.loads(json.dumps(config, default=str))
     if job_file.is_file():
-        previous = {k: v for k, v in json.loads(job_file.read_text()).items() if k not in STATUS_KEYS}
-        changed = differences(previous, config)
+        previous = identity_view(json.loads(job_file.read_text()))
+        changed = differences(previous, identity_view(config))
         if changed:
             shown = "; ".join(changed[:6]) + (f"; and {len(changed) - 6} more" if len(changed) > 6 else "")
             raise ValueError(
@@ -388,6 +409,7 @@ __all__ = [
     "chunk_path",
     "chunk_problem",
     "differences",
+    "identity_view",
     "load_source",
     "merge_chunks",
     "missing_chunks",

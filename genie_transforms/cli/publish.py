@@ -6,14 +6,16 @@ It reads the jobs' `job.json` and merged datasets and writes OUTPUT with the con
 generate`), `genie_ada` and `noise_table` (from `genie ada`), self-contained parquet shards, and a dataset card
 that names the model and revision, prompt template, r, strategy, seed, source dataset and how to regenerate the
 Ada images. `datasets.load_dataset(OUTPUT, "genie")` reads it exactly as the Hub will.
+
+No local path reaches the card: a model or source dataset that the jobs read from a local folder is left unnamed
+(the model's content hash is still stated) unless `--model-name` / `--source-dataset` say how the public should
+know it; Hub ids in the jobs are named as they are.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--genie", type=Path, default=None, help="a finished `genie generate` job folder")
     parser.add_argument("--ada", type=Path, default=None, help="a finished `genie ada` job folder")
     parser.add_argument("--output", type=Path, required=True, help="the repository folder to write")
+    parser.add_argument(
+        "--source-dataset",
+        default=None,
+        metavar="NAME",
+        help="the source dataset as the public should see it (a Hub id); a Hub id in the jobs is used as it is, a "
+        "local folder is left unnamed unless given here",
+    )
+    parser.add_argument(
+        "--model-name",
+        default=None,
+        metavar="NAME",
+        help="the model as the public should see it (a Hub id); a Hub model in the jobs is used as it is, a local "
+        "folder is left unnamed (its content hash is still stated) unless given here",
+    )
     parser.add_argument("--pretty-name", default=None, help="title of the dataset card")
     parser.add_argument(
         "--license",
@@ -50,6 +66,23 @@ def read_job(folder: Path, command: str) -> dict[str, Any]:
     return job
 
 
+def spells_a_path(name: str) -> bool:
+    """Whether a dataset name from a job is a local path (written as one, or a folder here) rather than a Hub id."""
+    path = Path(name).expanduser()
+    return path.is_absolute() or name.startswith((".", "~")) or "\\" in name or name.count("/") > 1 or path.exists()
+
+
+def public_names(args: argparse.Namespace, job: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(model, source dataset) as the card names them: the options, else the jobs' Hub ids, else None (local)."""
+    settings = job["generator"]
+    local_model = str(settings.get("model_revision") or "").startswith("sha256:") and settings["model_id"] != (
+        "genie-tiny-digits"
+    )
+    model = args.model_name or (None if local_model else settings["model_id"])
+    source = args.source_dataset or (None if spells_a_path(job["dataset"]) else job["dataset"])
+    return model, source
+
+
 def strategy_spec(config: dict[str, Any]) -> str:
     return config["name"] + (f":{config['k']}" if "k" in config else "")
 
@@ -58,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     from datasets import load_dataset
 
     from ..hub import CardInfo, build_dataset_folder, check_repo_id, push_folder
+    from ..jobs import identity_view
 
     if args.genie is None and args.ada is None:
         raise UsageError("give --genie and/or --ada job folders to publish.")
@@ -75,31 +109,33 @@ def run(args: argparse.Namespace) -> int:
         configs["noise_table"] = {job["split"]: load_dataset(str(args.ada / "noise_table"), split=job["split"])}
     first = jobs[0]
     settings = first["generator"]
-    for job in jobs[1:]:
+    for job in jobs[1:]:  # one model: by its content hash for a local folder (however its path is spelled)
+        mine, theirs = identity_view(settings), identity_view(job["generator"])
         for key in ("model_id", "model_revision", "prompt_template"):
-            if job["generator"][key] != settings[key]:
+            if mine.get(key) != theirs.get(key):
                 raise UsageError(
-                    f"The jobs differ in {key} ({settings[key]!r} and {job['generator'][key]!r}); "
+                    f"The jobs differ in {key} ({mine.get(key)!r} and {theirs.get(key)!r}); "
                     "publish jobs of one model together."
                 )
     ratios = sorted({r for job in jobs for r in job.get("noise_ratio", [])})
     ada = next((job["ada"] for job in jobs if "ada" in job), None)
     bundled = settings["model_id"] == "genie-tiny-digits"
+    model, source = public_names(args, first)
+    for what, name, flag in (("model", model, "--model-name"), ("source dataset", source, "--source-dataset")):
+        if name is None:
+            print(f"the {what} is a local folder: the card does not name it (name it with {flag} NAME)")
     info = CardInfo(
-        model_id=settings["model_id"],
+        model_id=model,
         model_revision=settings["model_revision"],
         seed=first["seed"],
         noise_ratios=ratios or ([] if ada is None else ada["grid"]),
         strategy=strategy_spec(first["targets"]),
-        source_dataset=first["dataset"],
+        source_dataset=source,
         source_revision=first["source"].get("revision"),
         skipped_rows=sorted({r for job in jobs for r in job.get("skipped_rows", [])}),
         prompt_template=first.get("prompt_template"),
-        command=" ".join(shlex.quote(a) for a in ["genie", *sys.argv[1:]])
-        if sys.argv and Path(sys.argv[0]).name == "genie"
-        else "",
         license=args.license or ("cc-by-4.0" if bundled else "other"),
-        pretty_name=args.pretty_name or f"GeNIe hard negatives of {Path(first['dataset']).name}",
+        pretty_name=args.pretty_name or f"GeNIe hard negatives of {(source or 'a local dataset').split('/')[-1]}",
         embedder=None if ada is None else ada["embedder"],
         extra={} if ada is None else {"GeNIe-Ada grid": ada["grid"], "GeNIe-Ada mode": ada["mode"]},
     )
@@ -113,8 +149,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 __all__ = [
+    "public_names",
     "read_job",
     "register",
     "run",
+    "spells_a_path",
     "strategy_spec",
 ]

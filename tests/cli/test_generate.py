@@ -78,3 +78,37 @@ def test_shards_follow_the_launcher_environment(source_dir, tiny_model_path, tmp
     monkeypatch.setenv("RANK", "1")
     main(generate_args(source_dir, tiny_model_path, tmp_path / "job"))
     assert "shard 1/2: 2 chunks written" in capsys.readouterr().out
+
+
+def test_a_resume_accepts_the_same_data_and_model_however_their_paths_are_spelled(
+    saved_source, tiny_model_path, tmp_path, monkeypatch, capsys
+):
+    """Shard 0 runs with relative paths; shard 1 from another directory with an absolute dataset path and another
+    relative model path: the same job (fingerprint and content hash), so it finishes and merges. Other data or
+    another model under the very same spelling is still refused."""
+    import shutil
+
+    shutil.copytree(saved_source(10), tmp_path / "photos")
+    shutil.copytree(tiny_model_path, tmp_path / "models" / "tiny")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path)
+    first = generate_args("photos", "models/tiny", "job", "--num-shards", "2", "--shard-index", "0")
+    assert main(first) == 0 and "2 chunks written" in capsys.readouterr().out
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    second = generate_args(tmp_path / "photos", "../models/tiny", "../job", "--num-shards", "2", "--shard-index", "1")
+    assert main(second) == 0
+    out = capsys.readouterr().out
+    assert "2 chunks written" in out and "merged into" in out
+    assert len(load_dataset(str(tmp_path / "job" / "dataset"), split="train")) == 10
+    # the same spellings, other contents: refused, naming what differs
+    monkeypatch.chdir(tmp_path)
+    shutil.rmtree("photos")
+    shutil.copytree(saved_source(9), "photos")
+    assert main(generate_args("photos", "models/tiny", "job")) == 1
+    assert "source.fingerprint" in capsys.readouterr().err
+    shutil.rmtree("photos")
+    shutil.copytree(saved_source(10), "photos")
+    config = tmp_path / "models" / "tiny" / "scheduler" / "scheduler_config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "beta_end": 0.02}))
+    assert main(generate_args("photos", "models/tiny", "job")) == 1
+    assert "generator.model_revision" in capsys.readouterr().err

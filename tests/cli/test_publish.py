@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 from datasets import load_dataset
@@ -40,11 +42,22 @@ def test_publish_builds_a_repository_from_the_job_folders(source_dir, tiny_model
     )
     repo = tmp_path / "repo"
     assert main(["publish", "--genie", str(genie), "--ada", str(ada), "--output", str(repo)]) == 0
-    assert "built" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "built" in out and "name it with --source-dataset" in out and "name it with --model-name" in out
     for config, rows in (("genie", 8), ("genie_ada", 8), ("noise_table", 8)):
         assert len(load_dataset(str(repo), config, split="train")) == rows
     card = (repo / "README.md").read_text()
-    assert str(source_dir) in card and "random_k:2" in card and "a photo of a {}." in card
+    assert "random_k:2" in card and "a photo of a {}." in card
+    assert str(tmp_path) not in card and str(source_dir.name) not in card  # no local path reaches the card
+    assert "a local dataset that the publisher did not name" in card and "sha256:" in card
+    named = tmp_path / "named"
+    options = ["--source-dataset", "my-org/photos", "--model-name", "my-org/tiny-sd"]
+    assert main(["publish", "--genie", str(genie), "--ada", str(ada), "--output", str(named), *options]) == 0
+    card = (named / "README.md").read_text()
+    assert "source_datasets:\n- my-org/photos" in card and 'from_pretrained("my-org/tiny-sd"' in card
+    assert str(tmp_path) not in card and "https://" in card
+    for link in re.findall(r"\]\((https?://[^)]+)\)", card):  # every link in the card is one that resolves
+        assert link.startswith("https://arxiv.org/abs/2312.02548"), link
     gen = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=10, progress=False)
     again = regenerate_ada_images(gen, make_dataset(4), load_noise_table(repo))
     for a, b in zip(load_dataset(str(repo), "genie_ada", split="train")["image"], again.images):
