@@ -166,12 +166,15 @@ def _decode(value: Any, index: int, errors: str) -> Any:
         image.load()
         return image
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        path = value.get("path") if isinstance(value, dict) else getattr(value, "filename", None)
+        where = f"row {index}" + (f" ({path})" if path else "")
         if errors == "skip":
-            logger.warning("Skipping source row %d: its image cannot be decoded (%s).", index, err)
+            logger.warning("Skipping source %s: its image cannot be decoded (%s).", where, err)
             return None
         raise ValueError(
-            f"Source row {index} has an image that cannot be decoded ({err}). Fix or drop that row, or pass "
-            "errors='skip' to skip corrupt images (they are logged)."
+            f"Source {where} has an image that cannot be decoded ({err}). Fix or drop that file, or skip undecodable "
+            "images (they are logged and listed in job.json): --errors skip on the command line, errors='skip' in "
+            "Python."
         ) from err
 
 

@@ -58,10 +58,22 @@ def load_source(
                 loaded = loaded[split]
             return loaded.to_iterable_dataset() if streaming else loaded
         return load_dataset(str(path), name=config, split=split, streaming=streaming)
+    if spells_a_path(dataset):
+        raise FileNotFoundError(f"No such folder: {dataset!r} ({path.absolute()} does not exist).")
     try:
         return load_dataset(dataset, name=config, split=split, revision=revision, streaming=streaming)
     except Exception as err:
-        raise OSError(f"Could not load dataset {dataset!r} (split {split!r}): {err}") from err
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise OSError(
+            f"Could not load dataset {dataset!r} (split {split!r}): there is no folder {path.absolute()}, and as a "
+            f"Hub id: {reason}"
+        ) from err
+
+
+def spells_a_path(name: str) -> bool:
+    """Whether a dataset or model name is written as a local path (absolute, `./`, `../`, `~`, or deeper than a Hub
+    id's `namespace/name`) rather than as a Hub id."""
+    return Path(name).is_absolute() or name.startswith((".", "~")) or "\\" in name or name.count("/") > 1
 
 
 def shard_chunks(num_rows: int, chunk_size: int, num_shards: int, shard_index: int) -> list[tuple[int, int, int]]:
@@ -416,5 +428,6 @@ __all__ = [
     "run_chunks",
     "shard_chunks",
     "skipped_rows",
+    "spells_a_path",
     "write_chunk",
 ]

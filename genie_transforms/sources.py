@@ -151,6 +151,11 @@ class BankSource:
             from .jobs import load_source
 
             bank = load_source(bank)
+        if isinstance(bank, Mapping):  # a DatasetDict (Albumentations hands it over as a plain dict)
+            splits = list(bank)
+            raise TypeError(
+                f"`bank` holds several splits {splits}; pass one split: bank=bank[{(splits or ['train'])[0]!r}]."
+            )
         if not isinstance(bank, Dataset):
             raise TypeError(f"`bank` must be a datasets.Dataset or a path to one, got {type(bank).__name__}.")
         missing = [c for c in BANK_COLUMNS if c not in bank.column_names]

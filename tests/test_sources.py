@@ -2,11 +2,12 @@
 its resize, user sources through the protocol, and the checks of `make_source` / `TransformCore`."""
 
 import pickle
+import re
 
 import numpy as np
 import pytest
 import torch
-from datasets import load_from_disk
+from datasets import DatasetDict, load_from_disk
 from PIL import Image
 
 from genie_transforms import sources
@@ -167,3 +168,18 @@ def test_the_core_gives_the_label_back_in_its_mode():
         TransformCore(Constant(), num_classes=4)
     with pytest.raises(ValueError, match="`unserved` must be"):
         TransformCore(Constant(), unserved="drop")
+
+
+@pytest.mark.parametrize("host", ["torchvision", "albumentations"])
+def test_a_bank_that_is_not_one_split_or_not_there_is_named_with_its_fix(host, bank_path, tmp_path, monkeypatch):
+    """A DatasetDict bank names its splits and the one to pick (Albumentations hands it over as a plain dict); a bank
+    folder that does not exist is named as a missing folder, not only as a Hub lookup that failed."""
+    module = pytest.importorskip(f"genie_transforms.{host}")
+    bank = DatasetDict({"train": load_from_disk(bank_path)})
+    with pytest.raises(TypeError, match=r"several splits \['train'\]; pass one split: bank=bank\['train'\]"):
+        module.GenieTransform(bank=bank)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OSError, match=f"there is no folder {re.escape(str(tmp_path / 'runs' / 'nope'))}"):
+        module.GenieTransform(bank="runs/nope")
+    with pytest.raises(FileNotFoundError, match="No such folder: './runs/nope'"):
+        module.GenieTransform(bank="./runs/nope")

@@ -424,10 +424,14 @@ def check_bundled(args: argparse.Namespace, names: list[str]) -> None:
     used = [flag for flag in ("model", "embedder") if getattr(args, flag, None) == BUNDLED_MODEL]
     if used and names != list(DIGIT_NAMES):
         flags = " and ".join(f"--{flag}" for flag in used)
+        fixes = {
+            "model": "--model with a Stable Diffusion id or folder",
+            "embedder": "--embedder torchvision:ARCH --embedder-weights FILE (your classifier's backbone)",
+        }
         raise UsageError(
             f"{flags} {BUNDLED_MODEL} is the small digits model the package ships: it draws the digits zero to nine "
             f"and nothing else, but this dataset's classes are {names[:6]}{' ...' if len(names) > 6 else ''}. Pass "
-            "--model with a Stable Diffusion id or folder (and --embedder torchvision:ARCH --embedder-weights FILE)."
+            f"{' and '.join(fixes[flag] for flag in used)}."
         )
 
 

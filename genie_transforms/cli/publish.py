@@ -66,20 +66,17 @@ def read_job(folder: Path, command: str) -> dict[str, Any]:
     return job
 
 
-def spells_a_path(name: str) -> bool:
-    """Whether a dataset name from a job is a local path (written as one, or a folder here) rather than a Hub id."""
-    path = Path(name).expanduser()
-    return path.is_absolute() or name.startswith((".", "~")) or "\\" in name or name.count("/") > 1 or path.exists()
-
-
 def public_names(args: argparse.Namespace, job: dict[str, Any]) -> tuple[str | None, str | None]:
     """(model, source dataset) as the card names them: the options, else the jobs' Hub ids, else None (local)."""
+    from ..jobs import spells_a_path
+
     settings = job["generator"]
     local_model = str(settings.get("model_revision") or "").startswith("sha256:") and settings["model_id"] != (
         "genie-tiny-digits"
     )
     model = args.model_name or (None if local_model else settings["model_id"])
-    source = args.source_dataset or (None if spells_a_path(job["dataset"]) else job["dataset"])
+    local = spells_a_path(job["dataset"]) or Path(job["dataset"]).expanduser().exists()
+    source = args.source_dataset or (None if local else job["dataset"])
     return model, source
 
 
@@ -153,6 +150,5 @@ __all__ = [
     "read_job",
     "register",
     "run",
-    "spells_a_path",
     "strategy_spec",
 ]

@@ -112,3 +112,28 @@ def test_a_resume_accepts_the_same_data_and_model_however_their_paths_are_spelle
     config.write_text(json.dumps({**json.loads(config.read_text()), "beta_end": 0.02}))
     assert main(generate_args("photos", "models/tiny", "job")) == 1
     assert "generator.model_revision" in capsys.readouterr().err
+
+
+def test_errors_a_newcomer_meets_name_the_file_the_flag_and_the_fix(tiny_model_path, tmp_path, capsys):
+    """A truncated JPEG in an imagefolder is named by its file, with the command line's own flag; the bundled digits
+    model on other data is refused with the fix for the flag that was given (generate has no --embedder)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in ("cat", "dog"):
+        (tmp_path / "photos" / name).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+                tmp_path / "photos" / name / f"{i}.jpg"
+            )
+    broken = tmp_path / "photos" / "dog" / "1.jpg"
+    broken.write_bytes(broken.read_bytes()[:200])  # truncated
+    assert main(generate_args(tmp_path / "photos", tiny_model_path, tmp_path / "job")) == 1
+    err = capsys.readouterr().err
+    assert "1.jpg" in err and "cannot be decoded" in err and "--errors skip" in err
+    assert len(err.strip().splitlines()) == 1
+    assert main(generate_args(tmp_path / "photos", tiny_model_path, tmp_path / "job2", "--errors", "skip")) == 0
+    capsys.readouterr()
+    assert main(generate_args(tmp_path / "photos", "genie-tiny-digits", tmp_path / "job3")) == 2
+    err = capsys.readouterr().err
+    assert "--model with a Stable Diffusion id or folder" in err and "--embedder" not in err
