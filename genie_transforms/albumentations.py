@@ -193,7 +193,10 @@ class GenieTransform(ImageOnlyTransform):
         if self.label_key not in data:
             raise ValueError(
                 f"GenieTransform needs the label under the key {self.label_key!r}: call the pipeline as "
-                f"aug(image=image, {self.label_key}=label), or set label_key."
+                f"aug(image=image, {self.label_key}=label), or set label_key. Where a dataset hands the transform "
+                "only the image (ImageFolder's transform=), call the pipeline where the label is known instead: in "
+                "your Dataset's __getitem__, or for a Hugging Face dataset in ds.set_transform(fn) with fn applying "
+                "it to each (image, label) row of the batch."
             )
         labels = data[self.label_key]
         for label in labels if "images" in data and "image" not in data else [labels]:

@@ -301,11 +301,16 @@ def bench_training(
     size: int = 224,
     p: float = 0.5,
     repeats: int = 5,
+    placement: str = "after",
 ) -> dict[str, float]:
     """A DataLoader epoch of a realistic pipeline (decode PNG bytes, RandomResizedCrop to `size`, GenieTransform in
     bank mode with probability `p`, to a float tensor) against the same pipeline without GenieTransform, for `host`
     ("albumentations" or "torchvision") with `num_workers` workers: `repeats` pairs of epochs, the two alternated;
-    the median samples per second of each and the median of the pairs' ratios."""
+    the median samples per second of each and the median of the pairs' ratios. `placement` puts GenieTransform
+    `"after"` the crop (the negative is fitted into the crop, uncropped) or `"before"` it (the negative is fitted to
+    the decoded image and then cropped like any sample)."""
+    if placement not in ("before", "after"):
+        raise ValueError(f"`placement` must be 'before' or 'after' the crop, got {placement!r}.")
     import io
 
     from torch.utils.data import DataLoader, Dataset
@@ -325,7 +330,7 @@ def bench_training(
 
             steps: list[Any] = [A.RandomResizedCrop(size=(size, size), scale=(0.5, 1.0))]
             if with_genie:
-                steps.append(AlbGenie(bank=bank, p=p, num_classes=num_classes))
+                steps.insert(0 if placement == "before" else 1, AlbGenie(bank=bank, p=p, num_classes=num_classes))
             aug = A.Compose(steps, seed=0)
 
             def run_alb(image: Any, label: int) -> tuple[torch.Tensor, int]:
@@ -339,7 +344,7 @@ def bench_training(
 
         tv_steps: list[Any] = [v2.PILToTensor(), v2.RandomResizedCrop(size, scale=(0.5, 1.0), antialias=True)]
         if with_genie:
-            tv_steps.append(TvGenie(bank=bank, p=p, num_classes=num_classes))
+            tv_steps.insert(1 if placement == "before" else 2, TvGenie(bank=bank, p=p, num_classes=num_classes))
         tv_steps.append(v2.ToDtype(torch.float32, scale=True))
         tf = v2.Compose(tv_steps)
 

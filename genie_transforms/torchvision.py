@@ -44,11 +44,17 @@ def default_labels_getter(inputs: Any) -> Any:
         if not isinstance(inputs, Mapping):
             return inputs
     if not isinstance(inputs, Mapping):
-        raise ValueError(
-            "GenieTransform finds the label in a (image, label) tuple or a dict with a 'label' key; pass "
-            "labels_getter=callable for other samples."
-        )
+        raise ValueError(NO_LABEL)
     return inputs[_label_key(inputs)]
+
+
+NO_LABEL = (
+    "GenieTransform got an image without its label: it changes the label with the image, so it needs both, as "
+    "tf(image, label) or tf({'image': ..., 'label': ...}). A dataset's own transform= sees only the image "
+    "(ImageFolder, DatasetFolder, CIFAR10 ...): leave it out there and wrap the dataset instead, "
+    "TransformedDataset(ImageFolder(root), v2.Compose([GenieTransform(...), ...])); for a Hugging Face dataset, "
+    "ds.set_transform(BatchTransform(v2.Compose([...])))."
+)
 
 
 def _label_key(sample: Mapping) -> Any:
@@ -188,7 +194,7 @@ class GenieTransform(v2.Transform):
         sample = inputs if len(inputs) > 1 else inputs[0]
         label = _getter(self.labels_getter)(sample)
         if label is None:
-            raise ValueError("GenieTransform found no label in the sample; pass labels_getter=callable.")
+            raise ValueError(NO_LABEL)
         flat, spec = tree_flatten(sample)
         if not self.allow_dense_targets and any(isinstance(x, DENSE_TYPES) for x in flat):
             raise ValueError(
@@ -307,4 +313,83 @@ class EncodeLabel(v2.Transform):
         return set_label(sample, label, vector, self.labels_getter)
 
 
-__all__ = ["EncodeLabel", "GenieTransform", "default_labels_getter", "find_image", "resize"]
+class TransformedDataset(torch.utils.data.Dataset):
+    """A map-style dataset of `(image, label)` samples with `transforms(image, label)` applied to each: how a
+    `GenieTransform` sees the label when the dataset's own `transform=` sees only the image (`ImageFolder`,
+    `DatasetFolder`, `CIFAR10` ...). It pickles with the dataset and the transforms, so it works with `DataLoader`
+    workers.
+
+    Args:
+        dataset (`torch.utils.data.Dataset`): gives `(image, label)` tuples (or dicts) by index; build it without
+            `transform=`.
+        transforms (`Callable`): called as `transforms(image, label)` (a `v2.Compose` holding a `GenieTransform`);
+            for a dict sample, `transforms(sample)`.
+
+    Examples:
+        >>> from torchvision.datasets import ImageFolder
+        >>> train = TransformedDataset(ImageFolder("photos"), v2.Compose([GenieTransform(bank=bank), v2.RandomResizedCrop(224)]))  # doctest: +SKIP
+        >>> image, label = train[0]  # doctest: +SKIP
+    """
+
+    def __init__(self, dataset: Any, transforms: Callable[..., Any]) -> None:
+        if not callable(transforms):
+            raise TypeError(f"`transforms` must be callable, e.g. a v2.Compose; got {type(transforms).__name__}.")
+        self.dataset, self.transforms = dataset, transforms
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Any:
+        sample = self.dataset[index]
+        if isinstance(sample, Mapping):
+            return self.transforms(sample)
+        if not isinstance(sample, (tuple, list)) or len(sample) < 2:
+            raise ValueError(
+                f"TransformedDataset needs (image, label) samples, but item {index} is a {type(sample).__name__}."
+            )
+        return self.transforms(*sample)
+
+
+class BatchTransform:
+    """A function for a Hugging Face dataset's `set_transform` / `with_transform`: applies a per-sample transform to
+    each (image, label) row of the batch, so a `GenieTransform` in it sees and changes the label. It pickles, so the
+    dataset still works with `DataLoader` workers.
+
+    Args:
+        transforms (`Callable`): called as `transforms(image, label)`, e.g. a `v2.Compose` holding a `GenieTransform`.
+        image_column (`str`, defaults to `"image"`), label_column (`str`, defaults to `"label"`): the columns.
+
+    Examples:
+        >>> ds.set_transform(BatchTransform(v2.Compose([v2.PILToTensor(), GenieTransform(bank=bank)])))  # doctest: +SKIP
+        >>> ds[0]["image"], ds[0]["label"]  # doctest: +SKIP
+    """
+
+    def __init__(self, transforms: Callable[..., Any], image_column: str = "image", label_column: str = "label"):
+        if not callable(transforms):
+            raise TypeError(f"`transforms` must be callable, e.g. a v2.Compose; got {type(transforms).__name__}.")
+        self.transforms, self.image_column, self.label_column = transforms, image_column, label_column
+
+    def __call__(self, batch: Mapping[str, list[Any]]) -> dict[str, list[Any]]:
+        for column in (self.image_column, self.label_column):
+            if column not in batch:
+                raise KeyError(
+                    f"BatchTransform reads the columns {self.image_column!r} and {self.label_column!r}, but the batch "
+                    f"has {list(batch)}; pass image_column= and label_column=."
+                )
+        pairs = [self.transforms(x, y) for x, y in zip(batch[self.image_column], batch[self.label_column])]
+        return {
+            **batch,
+            self.image_column: [image for image, _ in pairs],
+            self.label_column: [label for _, label in pairs],
+        }
+
+
+__all__ = [
+    "BatchTransform",
+    "EncodeLabel",
+    "GenieTransform",
+    "TransformedDataset",
+    "default_labels_getter",
+    "find_image",
+    "resize",
+]

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from genie_transforms import GenieGenerator
 from genie_transforms.generator import PRESETS
@@ -58,3 +59,26 @@ def test_channels_last_gives_the_same_images(tiny_model_path, prompts, rgb_image
     b = fast.generate(rgb_images[:2], [1, 2], 0.5, seed=0, prompts=prompts)
     for x, y in zip(a.images, b.images):
         np.testing.assert_allclose(np.asarray(x, float), np.asarray(y, float), atol=2)
+
+
+@pytest.mark.parametrize("placement", ["before", "after"])
+def test_training_throughput_measures_either_placement_of_the_transform(bank_path, placement):
+    from datasets import load_from_disk
+
+    from genie_transforms.bench import bench_training
+
+    rng = np.random.default_rng(0)
+    epoch = [Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)) for _ in range(8)]
+    row = bench_training(
+        load_from_disk(bank_path),
+        epoch,
+        [i % 4 for i in range(8)],
+        "torchvision",
+        0,
+        size=24,
+        repeats=1,
+        placement=placement,
+    )
+    assert row["samples_per_s_with"] > 0 and row["ratio"] > 0
+    with pytest.raises(ValueError, match="`placement` must be 'before' or 'after'"):
+        bench_training(load_from_disk(bank_path), epoch, [0] * 8, "torchvision", 0, placement="middle")

@@ -143,3 +143,78 @@ def test_clear_errors(bank_path, pil_image, tiny_generator):
         GenieTransform(bank=load_from_disk(bank_path).remove_columns("image"))
     with pytest.raises(ValueError, match="The label is 5, but the task has 2 classes"):
         GenieTransform(generator=tiny_generator, prompts=["a", "b"], p=1.0)(pil_image, 5)
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    """An ImageFolder tree of 4 classes (c0..c3, indices 0..3 as in the bank) with 2 photo-sized JPEGs each."""
+    rng = np.random.default_rng(0)
+    for c in range(4):
+        (tmp_path / "photos" / f"c{c}").mkdir(parents=True)
+        for i in range(2):
+            pixels = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "photos" / f"c{c}" / f"{i}.jpg")
+    return tmp_path / "photos"
+
+
+def test_imagefolder_transform_that_sees_only_the_image_is_pointed_at_the_recipe(image_folder, bank_path):
+    from torchvision.datasets import ImageFolder
+
+    plain = ImageFolder(str(image_folder), transform=v2.Compose([GenieTransform(bank=bank_path, p=1.0)]))
+    with pytest.raises(ValueError, match=r"without its label.*TransformedDataset\(ImageFolder\(root\).*BatchTransform"):
+        plain[0]
+
+
+def test_imagefolder_through_transformed_dataset_and_dataloader_workers(image_folder, bank_path):
+    """The recipe: ImageFolder without transform=, wrapped so that the pipeline sees (image, label); GeNIe first,
+    then the crop, so the negatives get the crop augmentation too. Works in DataLoader workers, reproducibly."""
+    from torchvision.datasets import ImageFolder
+
+    from genie_transforms.torchvision import TransformedDataset
+
+    tf = v2.Compose(
+        [
+            GenieTransform(bank=bank_path, p=1.0),
+            v2.RandomResizedCrop(24, scale=(0.5, 1.0)),
+            v2.PILToTensor(),
+            v2.ToDtype(torch.float32, scale=True),
+        ]
+    )
+    folder = ImageFolder(str(image_folder))
+    train = TransformedDataset(folder, tf)
+    assert len(train) == 8
+    image, label = train[0]
+    assert image.shape == (3, 24, 24) and label != folder.targets[0] and label == tf.transforms[0].last_draw["target"]
+    torch.manual_seed(0)
+    first = list(DataLoader(train, batch_size=4, num_workers=2))
+    torch.manual_seed(0)
+    again = list(DataLoader(train, batch_size=4, num_workers=2))
+    labels = torch.cat([y for _, y in first])
+    assert torch.equal(labels, torch.cat([y for _, y in again]))
+    assert all(int(y) != t for y, t in zip(labels, folder.targets))  # every sample became a hard negative
+    with pytest.raises(ValueError, match=r"needs \(image, label\) samples"):
+        TransformedDataset([Image.new("RGB", (8, 8))], tf)[0]
+
+
+def test_hugging_face_set_transform_and_with_transform(bank_path):
+    from datasets import ClassLabel, Dataset, Features
+    from datasets import Image as ImageFeature
+
+    from genie_transforms.torchvision import BatchTransform
+
+    rng = np.random.default_rng(1)
+    images = [Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)) for _ in range(6)]
+    features = Features({"image": ImageFeature(), "label": ClassLabel(names=["cat", "dog", "car", "boat"])})
+    ds = Dataset.from_dict({"image": images, "label": [i % 4 for i in range(6)]}, features=features)
+    fn = BatchTransform(v2.Compose([GenieTransform(bank=bank_path, p=1.0), v2.Resize(20), v2.PILToTensor()]))
+    pickle.loads(pickle.dumps(fn))
+    shown = ds.with_transform(fn)
+    row = shown[2]
+    assert row["image"].shape == (3, 20, 20) and row["label"] != 2
+    batch = shown[:6]
+    assert len(batch["image"]) == 6 and all(y != i % 4 for i, y in enumerate(batch["label"]))
+    ds.set_transform(fn)
+    loader = DataLoader(ds, batch_size=3, collate_fn=lambda rows: rows)
+    assert sum(len(b) for b in loader) == 6
+    with pytest.raises(KeyError, match="pass image_column= and label_column="):
+        ds.with_transform(BatchTransform(fn.transforms, image_column="img"))[0]

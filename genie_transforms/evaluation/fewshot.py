@@ -185,16 +185,20 @@ def _fill(
     """Generate the images that the episodes' generative methods will use (cheap Ada's final images aside, which
     depend on each episode's choice), batched across episodes; each method's progress bar names it and its place
     among them ("txt2img (3/8)")."""
-    methods = [m for m in config.methods if m in GENERATIVE]
-    for i, method in enumerate(methods, 1):
+    jobs: dict[tuple, tuple[str, GenieGenerator, list]] = {}  # genie_filtered shares genie's images: one job
+    for method in config.methods:
+        if method not in GENERATIVE:
+            continue
         keys = sorted({k for episode in episodes for k in _pairs(method, episode, config.per_class)}, key=str)
-        bar = f"{method}{' sweep' if method == 'genie_ada' else ''} ({i}/{len(methods)})" if progress else False
         if method == "genie_ada":
             sweeper = generator.with_settings(num_inference_steps=10) if config.ada_mode == "cheap" else generator
-            bank.get(sweeper, [(r, t, g, k) for r, t, k in keys for g in config.ada_grid], bar)
+            wanted = [(r, t, g, k) for r, t, k in keys for g in config.ada_grid]
+            jobs.setdefault(("ada", sweeper.num_inference_steps), ("genie_ada sweep", sweeper, wanted))
         else:
             ratio = {"img2img_0.3": 0.3, "img2img_0.7": 0.7, "txt2img": 1.0}.get(method, config.genie_ratio)
-            bank.get(generator, [(r, t, ratio, k) for r, t, k in keys], bar)
+            jobs.setdefault((ratio, tuple(keys)), (method, generator, [(r, t, ratio, k) for r, t, k in keys]))
+    for i, (name, gen, wanted) in enumerate(jobs.values(), 1):
+        bank.get(gen, wanted, f"{name} ({i}/{len(jobs)})" if progress else False)
 
 
 def _ada_embeddings(
