@@ -65,7 +65,7 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     was built without FreeType."""
     try:
         return ImageFont.load_default(size=size)
-    except (TypeError, ImportError, OSError):  # Pillow < 10.1 or no FreeType
+    except (ImportError, OSError):  # a Pillow built without FreeType
         return ImageFont.load_default()
 
 
