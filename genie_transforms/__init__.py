@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._version import __version__
 from .extras import lazy_exports
-
-__version__ = "0.2.0"
 
 _EXPORTS = {
     "GenieGenerator": ".generator",

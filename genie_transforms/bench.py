@@ -17,6 +17,7 @@ from PIL import Image
 
 from .errors import GenieWarning
 from .generator import GenieGenerator
+from .images import tensor_to_pil
 from .prompts import PromptMap
 from .seeding import derive_seed, torch_generator
 
@@ -228,8 +229,6 @@ def bench_peer(
     scheduler's `add_noise`) are given to the engine on its VAE-mode latents."""
     from diffusers import AutoPipelineForImage2Image
 
-    from .generator import _strength, denoising_steps
-
     pipe, n, device = gen.pipe, len(sources), gen.pipe.device
     peer = AutoPipelineForImage2Image.from_pipe(pipe)  # a plain pipeline on the same weights: no hook of ours
     peer.set_progress_bar_config(disable=True)
@@ -264,21 +263,8 @@ def bench_peer(
         peer_images = peer_call()
     finally:
         peer.scheduler.add_noise = add_noise
-    rows = gen._prepare(sources, targets, r, 0, prompts, ids, n)
-    latents = torch.cat([rows.latents[k] for k in rows.keys])
-    pipe._genie_noise = (captured[0], False)
-    try:
-        with torch.inference_mode():
-            engine_images = pipe(
-                image=latents,
-                strength=_strength(denoising_steps(r, gen.num_inference_steps), gen.num_inference_steps),
-                num_inference_steps=gen.num_inference_steps,
-                guidance_scale=gen.guidance_scale,
-                generator=[torch_generator(s) for s in seeds],
-                **rows.embeddings(list(range(n))),
-            ).images
-    finally:
-        pipe._genie_noise = None
+    plan = gen.plan(sources, targets, r, seed=0, prompts=prompts, source_ids=ids, batch_size=n)
+    engine_images = [tensor_to_pil(t) for t in gen.denoise(plan, list(range(n)), noise=captured[0])]
     diff = np.abs(
         np.stack([np.asarray(a, dtype=np.int16) for a in peer_images])
         - np.stack([np.asarray(b, dtype=np.int16) for b in engine_images])

@@ -28,7 +28,7 @@ try:
 except ImportError as err:  # pragma: no cover - datasets is a core dependency
     raise ImportError('genie_transforms.datasets needs `datasets`: pip install "genie-transforms"') from err
 
-from . import __version__
+from ._version import __version__
 from .ada import GenieAda
 from .filtering import HardNegativeFilter
 from .generator import GenieGenerator, GenieRecord, check_noise_ratio

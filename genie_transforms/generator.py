@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
+import inspect
 import json
 import logging
 import numbers
 import os
 import threading
-import types
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
-from fractions import Fraction
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +19,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import __version__
+from ._version import __version__
 from .errors import GenieWarning
+from .families import Family, StartLevel, family_for, family_name
 from .filtering import HardNegativeFilter
 from .images import (
     ImageSpec,
@@ -36,42 +35,23 @@ from .images import (
     to_rgb,
 )
 from .loading import LoraWeights, ModelSpec, ResolvedModel, TextualInversion, adapter_records, make_spec
+from .outputs import GenieOutput, GenieRecord, GenieSweep, apply_filter
 from .prompts import DEFAULT_TEMPLATE, PromptMap
 from .seeding import NOISE_SCHEME, SEED_SCHEME, check_seed, derive_seed, row_noise, torch_generator
+from .settings import (
+    FLOW_SCHEDULERS,
+    PRESET_FAMILIES,
+    PRESETS,
+    SCHEDULERS,
+    SETTINGS,
+    TIMESTEP_SPACINGS,
+    as_scalar,
+    check_noise_ratio,
+    check_settings,
+    denoising_steps,
+)
 
 logger = logging.getLogger(__name__)
-
-SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
-    "dpmsolver++": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2}),
-    "ddim": ("DDIMScheduler", {}),
-    "euler": ("EulerDiscreteScheduler", {}),
-    "lcm": ("LCMScheduler", {}),
-    "pipeline": ("", {}),
-}
-TIMESTEP_SPACINGS = ("linspace", "leading", "trailing")
-PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {"num_inference_steps": 50, "guidance_scale": 7.5, "scheduler": "dpmsolver++"},
-    # chosen by measurement (README, Performance): label consistency at r = 0.8 within a point of "paper"
-    "fast": {"num_inference_steps": 20, "guidance_scale": 7.5, "scheduler": "dpmsolver++"},
-    # SD-Turbo / SDXL-Turbo (adversarially distilled): few steps, no guidance, trailing spacing
-    "turbo": {"num_inference_steps": 4, "guidance_scale": 0.0, "scheduler": "euler", "timestep_spacing": "trailing"},
-    # LCM / LCM-LoRA (consistency distilled): the LCM scheduler, light guidance
-    "lcm": {"num_inference_steps": 8, "guidance_scale": 1.5, "scheduler": "lcm"},
-}
-SETTINGS = (
-    "num_inference_steps",
-    "guidance_scale",
-    "scheduler",
-    "timestep_spacing",
-    "resolution",
-    "batch_size",
-    "min_image_size",
-    "progress",
-    "channels_last",
-    "compile_unet",
-)
-"""What [`GenieGenerator.with_settings`] may change (the weights stay shared)."""
-
 
 _FORKED = False
 
@@ -104,163 +84,17 @@ class UnknownLabelError(KeyError, ValueError):
         return str(self.args[0]) if self.args else ""
 
 
-@dataclass(frozen=True)
-class GenieRecord:
-    """Provenance of one generated image: everything that determines it."""
-
-    source_id: str
-    target: int
-    target_name: str
-    prompt: str
-    prompt_template: str | None
-    noise_ratio: float
-    steps_run: int
-    start_timestep: int
-    text_to_image: bool
-    seed: int
-    noise_seed: int
-    seed_scheme: str
-    noise_scheme: str
-    num_inference_steps: int
-    guidance_scale: float
-    scheduler: str
-    timestep_spacing: str
-    resolution: int
-    dtype: str
-    model_id: str | None
-    model_revision: str | None
-    model_variant: str | None
-    adapters: tuple[dict[str, Any], ...]
-    library_version: str
-    filter_rule: str | None = None
-    filter_kept: bool | None = None
-    filter_score: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class GenieOutput:
-    """What [`GenieGenerator.generate`] returns: the images (in the input's form) and one record per row."""
-
-    images: Any
-    records: list[GenieRecord]
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    @property
-    def labels(self) -> list[int]:
-        """The label of each generated image: its target class."""
-        return [r.target for r in self.records]
-
-    def kept(self) -> GenieOutput:
-        """The rows a [`HardNegativeFilter`] kept (all rows when no filter ran), as a list of images."""
-        keep = [i for i, r in enumerate(self.records) if r.filter_kept is not False]
-        return GenieOutput(images=[self.images[i] for i in keep], records=[self.records[i] for i in keep])
-
-
-@dataclass
-class GenieSweep:
-    """What [`GenieGenerator.sweep`] returns: each (source, target) pair generated at every ratio of a grid with the
-    pair's one noise tensor (one trajectory per pair), held pair by pair."""
-
-    ratios: tuple[float, ...]
-    images: list[list[Any]]  # images[i][j]: pair i at ratios[j]
-    records: list[list[GenieRecord]]
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def flat(self) -> list[Any]:
-        """Every image, pair by pair (pair 0 at each ratio, then pair 1, ...)."""
-        return [image for row in self.images for image in row]
-
-    def pick(self, choices: Sequence[int]) -> GenieOutput:
-        """One image per pair: pair i's at `ratios[choices[i]]`."""
-        if len(choices) != len(self):
-            raise ValueError(f"Got {len(choices)} choices for {len(self)} pairs.")
-        return GenieOutput(
-            images=[row[j] for row, j in zip(self.images, choices)],
-            records=[row[j] for row, j in zip(self.records, choices)],
-        )
-
-
-def apply_filter(
-    out: GenieOutput,
-    hard_negative_filter: HardNegativeFilter,
-    source_labels: Sequence[int] | None,
-) -> GenieOutput:
-    """`out` with each record carrying the filter's decision and score (the images are unchanged)."""
-    decisions = hard_negative_filter(list(out.images), out.labels, source_labels)
-    rule = json.dumps(hard_negative_filter.config, sort_keys=True)
-    records = [
-        dataclasses.replace(r, filter_rule=rule, filter_kept=d.kept, filter_score=d.score)
-        for r, d in zip(out.records, decisions)
-    ]
-    return GenieOutput(images=out.images, records=records)
-
-
-def _check_settings(num_inference_steps: object, guidance_scale: object, batch_size: object) -> None:
-    if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, int) or num_inference_steps < 1:
-        raise ValueError(f"`num_inference_steps` must be an int >= 1, got {num_inference_steps!r}.")
-    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)) or not guidance_scale >= 0:
-        raise ValueError(f"`guidance_scale` must be a number >= 0 (0 or 1 turns guidance off), got {guidance_scale!r}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be an int >= 1, got {batch_size!r}.")
-
-
-def denoising_steps(noise_ratio: float, num_inference_steps: int) -> int:
-    """The denoising steps a row with noise ratio r runs out of n: ``floor(n * r)``, computed exactly on r rounded to
-    6 decimals, so that a ratio stored as float32 (0.7 -> 0.699999988) runs the same steps as the exact value. It is
-    diffusers' ``int(n * strength)`` wherever that product is not perturbed by float rounding (e.g. 0.7 x 50 = 35;
-    float32 0.7 gives 34 in diffusers, 35 here)."""
-    r = Fraction(round(float(noise_ratio) * 1_000_000), 1_000_000)
-    return min(int(r * num_inference_steps), num_inference_steps)
-
-
-def _strength(steps_run: int, num_inference_steps: int) -> float:
-    """A `strength` for which diffusers runs exactly `steps_run` steps (``int(n * s) == steps_run``, with margin)."""
-    return 1.0 if steps_run >= num_inference_steps else (steps_run + 0.5) / num_inference_steps
-
-
-def _scalar(value: Any) -> Any:
-    """A Python scalar from a numpy scalar, 0-d array or 0-d / one-element tensor (else the value unchanged)."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.ndim <= 1:
-        return value.item() if value.ndim == 0 else value
-    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
-        return value.item()
-    return value
-
-
-def check_noise_ratio(noise_ratio: object, num_inference_steps: int) -> float:
-    """Validate one noise ratio r: a real number in (0, 1] (numpy and torch scalars too) with at least one
-    denoising step, ``denoising_steps(r, steps) >= 1``."""
-    value = _scalar(noise_ratio)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(float(value)):
-        raise TypeError(f"`noise_ratio` must be a float in (0, 1], got {noise_ratio!r}.")
-    r = float(value)
-    if not 0.0 < r <= 1.0:
-        raise ValueError(f"`noise_ratio` should be in (0.0, 1.0] but is {r}.")
-    if denoising_steps(r, num_inference_steps) == 0:
-        raise ValueError(
-            f"`noise_ratio` {r} with num_inference_steps={num_inference_steps} runs int({num_inference_steps} * {r}) = 0 "
-            f"denoising steps. Use noise_ratio >= {1 / num_inference_steps:.4g} (1 / steps) or more steps."
-        )
-    return r
-
-
 def _check_target(value: Any) -> int | str:
-    value = _scalar(value)
+    value = as_scalar(value)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, str)):
         raise TypeError(f"A target must be an int class index or a class name, got {value!r}.")
     return value if isinstance(value, str) else int(value)
 
 
 @dataclass
-class _Rows:
-    """One validated call: per-row values, and the cached latents and prompt embeddings they index."""
+class GenerationPlan:
+    """One validated call, ready to denoise ([`GenieGenerator.plan`]): per-row values, the start of each noise ratio,
+    and the cached source latents and prompt embeddings the rows index."""
 
     specs: list[ImageSpec]
     batch_kind: str | None
@@ -275,7 +109,7 @@ class _Rows:
     noise_seeds: list[int]
     latents: dict[str, torch.Tensor]
     embeds: dict[str, dict[str, torch.Tensor]]
-    timing: dict[float, tuple[int, int]]
+    starts: dict[float, StartLevel]
     resolution: int
 
     def chunks(self, batch_size: int):
@@ -285,10 +119,13 @@ class _Rows:
             for start in range(0, len(group), batch_size):
                 yield r, group[start : start + batch_size]
 
-    def embeddings(self, chunk: list[int]) -> dict[str, torch.Tensor]:
-        """The prompt-embedding keyword arguments of the pipeline for these rows."""
-        names = self.embeds[self.prompts[chunk[0]]]
-        return {name: torch.cat([self.embeds[self.prompts[i]][name] for i in chunk]) for name in names}
+    def embeddings(self, rows: list[int]) -> dict[str, torch.Tensor]:
+        """The prompt embeddings of these rows, stacked (what the family's denoiser takes)."""
+        first = self.embeds[self.prompts[rows[0]]]
+        return {
+            name: value if name == "text_ids" else torch.cat([self.embeds[self.prompts[i]][name] for i in rows])
+            for name, value in first.items()
+        }
 
 
 class _PipelineSlot:
@@ -333,32 +170,6 @@ class _PipelineSlot:
         self.resolved, self.adapters = state["resolved"], state["adapters"]
 
 
-def _prepare_latents(
-    self: Any,
-    image: torch.Tensor,
-    timestep: torch.Tensor,
-    batch_size: int,
-    num_images_per_prompt: int,
-    dtype: torch.dtype,
-    device: torch.device,
-    generator: Any = None,
-    *args: Any,
-    **kwargs: Any,
-) -> torch.Tensor:
-    """The engine's `prepare_latents` for its own copy of the pipeline: the source latents (already encoded) noised
-    to `timestep` with the rows' own noise (drawn from their 63-bit seeds); at r = 1, pure noise (text-to-image,
-    nothing of the source is left). Called without the engine's noise, it is the pipeline's own."""
-    if self._genie_noise is None:
-        return type(self).prepare_latents(
-            self, image, timestep, batch_size, num_images_per_prompt, dtype, device, generator, *args, **kwargs
-        )
-    noise, pure = self._genie_noise
-    noise = noise.to(device=device, dtype=dtype)
-    if pure:
-        return noise * self.scheduler.init_noise_sigma
-    return self.scheduler.add_noise(image.to(device=device, dtype=dtype), noise, timestep)
-
-
 class GenieGenerator:
     """Generates GeNIe hard negatives: a source image noised to ratio r and denoised with the target's prompt.
 
@@ -369,8 +180,9 @@ class GenieGenerator:
 
     Args:
         pipe (`DiffusionPipeline`):
-            An image-to-image diffusers pipeline (Stable Diffusion 1.x/2.x, SDXL, Turbo ...); a text-to-image one is
-            converted with `AutoPipelineForImage2Image.from_pipe` (weights shared). Your pipeline is not modified.
+            A diffusers pipeline of a supported family, text-to-image or image-to-image: Stable Diffusion 1.x/2.x,
+            SDXL (and Turbo), SD3/SD3.5, Flux, LCM (see `genie_transforms.families`). The engine works on its own
+            copy (weights shared, a scheduler of its own): your pipeline is not modified.
         model_id (`str`, *optional*):
             Recorded in provenance; taken from the pipeline's config when not given.
         model_revision (`str`, *optional*):
@@ -381,8 +193,10 @@ class GenieGenerator:
             Steps of the full schedule; a row with ratio r runs [`denoising_steps`]`(r, steps)` of them.
         guidance_scale (`float`, *optional*, defaults to 7.5):
             Classifier-free guidance; 0 (or 1) turns it off, as Turbo/LCM models need.
-        scheduler (`str`, *optional*, defaults to `"dpmsolver++"`):
-            One of `"dpmsolver++"`, `"ddim"`, `"euler"`, `"lcm"`, or `"pipeline"` to keep the pipeline's own.
+        scheduler (`str`, *optional*):
+            One of `"dpmsolver++"`, `"ddim"`, `"euler"`, `"lcm"`, or `"pipeline"` to keep the pipeline's own. By
+            default the family's: `"dpmsolver++"` (the paper's) for Stable Diffusion 1.x/2.x and SDXL, the model's own
+            flow-matching scheduler for SD3 and Flux (which accept `"pipeline"` or `"euler"` only).
         timestep_spacing (`str`, *optional*):
             `"linspace"`, `"leading"` or `"trailing"` (Turbo models want `"trailing"`); the scheduler's own by default.
         resolution (`int`, *optional*):
@@ -416,7 +230,7 @@ class GenieGenerator:
         prompt_template: str | None = None,
         num_inference_steps: int = 50,
         guidance_scale: float = 7.5,
-        scheduler: str = "dpmsolver++",
+        scheduler: str | None = None,
         timestep_spacing: str | None = None,
         resolution: int | None = None,
         batch_size: int = 8,
@@ -449,14 +263,17 @@ class GenieGenerator:
         self._model_revision = model_revision
         self._prompt_template = prompt_template
         self._pipe: Any = None
+        self._adapter: Family | None = None
+        self._family: str | None = None
+        self._preset: str | None = None
         self._prompt_cache: dict[tuple[str, bool], dict[str, torch.Tensor]] = {}
         self._warned_templates: set[str] = set()
         if pipe is not None:
             self.load()
 
     def _validate(self) -> None:
-        _check_settings(self.num_inference_steps, self.guidance_scale, self.batch_size)
-        if self.scheduler not in SCHEDULERS:
+        check_settings(self.num_inference_steps, self.guidance_scale, self.batch_size)
+        if self.scheduler is not None and self.scheduler not in SCHEDULERS:
             raise ValueError(f"Unknown scheduler {self.scheduler!r}; choose one of {sorted(SCHEDULERS)}.")
         if self.timestep_spacing is not None and self.timestep_spacing not in TIMESTEP_SPACINGS:
             raise ValueError(
@@ -535,7 +352,9 @@ class GenieGenerator:
         if unknown:
             raise TypeError(f"Unknown setting(s) {unknown}; the settings are {list(SETTINGS)}.")
         settings.setdefault("model_id", spec.model)
-        return cls(_slot=_PipelineSlot(spec=spec), **settings)
+        gen = cls(_slot=_PipelineSlot(spec=spec), **settings)
+        gen._preset = preset  # checked against the model's family when it loads
+        return gen
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> GenieGenerator:
@@ -587,7 +406,7 @@ class GenieGenerator:
             setattr(clone, "resolution_setting" if name == "resolution" else name, value)
         clone._validate()
         clone.guidance_scale = float(clone.guidance_scale)
-        clone._pipe = None
+        clone._pipe = clone._adapter = None
         clone._warned_templates = set()
         if self._pipe is not None:
             clone.load()
@@ -645,53 +464,94 @@ class GenieGenerator:
             )
         return prompts
 
+    @property
+    def model_family(self) -> str:
+        """The model's family (`"sd"`, `"sdxl"`, `"sd3"` or `"flux"`), known without loading the weights: from the
+        pipeline's class, or the `model_index.json` of the model's folder."""
+        if self._family is None:
+            if self._slot.pipe is not None:
+                name = type(self._slot.pipe).__name__
+            else:
+                resolved = self._slot.resolve()
+                assert resolved is not None  # a slot without a pipeline has a spec
+                name = json.loads((resolved.folder / "model_index.json").read_text()).get("_class_name", "")
+            self._family = family_name(name)
+        return self._family
+
+    @property
+    def scheduler_name(self) -> str:
+        """The scheduler the engine runs: the one set, else the family's default (the paper's DPM-Solver++ for the
+        Stable Diffusion families, the model's own flow-matching scheduler for SD3 and Flux)."""
+        if self.scheduler is not None:
+            return self.scheduler
+        return "pipeline" if self.model_family in ("sd3", "flux") else "dpmsolver++"
+
+    def _check_family(self) -> None:
+        """Refuse settings that do not fit the model's family, naming what does."""
+        family, scheduler = self.model_family, self.scheduler_name
+        if self._preset is not None and family not in PRESET_FAMILIES[self._preset]:
+            raise ValueError(
+                f"preset={self._preset!r} is made for {'/'.join(PRESET_FAMILIES[self._preset])} models, but this is a "
+                f"{family} model; choose a preset for {family} "
+                f"({[k for k, v in PRESET_FAMILIES.items() if family in v] or 'none yet'}) or set the settings."
+            )
+        if family in ("sd3", "flux"):
+            if scheduler not in FLOW_SCHEDULERS:
+                raise ValueError(
+                    f"scheduler={scheduler!r} predicts noise, but this {family} model is a flow-matching model; use "
+                    f"one of {FLOW_SCHEDULERS} (its own flow-matching Euler scheduler, the default for {family})."
+                )
+            if self.timestep_spacing is not None:
+                raise ValueError(f"`timestep_spacing` is for the Stable Diffusion schedulers; drop it for {family}.")
+
     def _derive(self, base: Any) -> Any:
-        """The engine's own copy of `base` (weights shared, `base` not modified): the img2img counterpart with the
-        configured scheduler, no safety checker, and the engine's noise."""
-        from diffusers import AutoPipelineForImage2Image
+        """The engine's own copy of `base` (weights shared, `base` not modified, its scheduler untouched): the same
+        pipeline class with a scheduler of its own and no safety checker."""
         from diffusers import schedulers as sched_module
 
-        overrides: dict[str, Any] = {}
-        if self.scheduler != "pipeline" or self.timestep_spacing is not None:
-            name, kwargs = SCHEDULERS[self.scheduler]
-            klass = getattr(sched_module, name) if name else type(base.scheduler)
-            if self.timestep_spacing is not None:
-                kwargs = {**kwargs, "timestep_spacing": self.timestep_spacing}
-            overrides["scheduler"] = klass.from_config(base.scheduler.config, **kwargs)
+        self._family = family_name(type(base).__name__)
+        self._check_family()
+        name, kwargs = SCHEDULERS[self.scheduler_name]
+        if self.model_family in ("sd3", "flux"):
+            name, kwargs = "FlowMatchEulerDiscreteScheduler", {}
+        klass = getattr(sched_module, name) if name else type(base.scheduler)
+        if self.timestep_spacing is not None:
+            kwargs = {**kwargs, "timestep_spacing": self.timestep_spacing}
+        overrides: dict[str, Any] = {"scheduler": klass.from_config(base.scheduler.config, **kwargs)}
         if "safety_checker" in base.components:
-            overrides["safety_checker"] = None
-        try:
-            pipe = AutoPipelineForImage2Image.from_pipe(base, **overrides)
-        except (ValueError, KeyError) as err:
-            raise TypeError(
-                f"{type(base).__name__} has no image-to-image counterpart in diffusers; GeNIe needs an img2img "
-                "pipeline (Stable Diffusion 1.x/2.x, SDXL, Turbo)."
-            ) from err
-        if hasattr(pipe, "register_to_config"):
-            pipe.register_to_config(requires_safety_checker=False)
-        pipe.set_progress_bar_config(disable=True)
-        pipe._genie_noise = None
-        pipe.prepare_latents = types.MethodType(_prepare_latents, pipe)
-        if self.channels_last:
-            pipe.unet.to(memory_format=torch.channels_last)
+            overrides.update(safety_checker=None, requires_safety_checker=False)
+        denoiser = "transformer" if "transformer" in base.components else "unet"
         if self.compile_unet:
-            pipe.unet = torch.compile(pipe.unet)
-        multiple = pipe.vae_scale_factor * 2 ** (len(pipe.unet.config.block_out_channels) - 1)
-        resolution = self.resolution_setting or int(pipe.unet.config.sample_size * pipe.vae_scale_factor)
+            overrides[denoiser] = torch.compile(getattr(base, denoiser))
+        accepted = inspect.signature(type(base).__init__).parameters  # as from_pipe, without its dtype cast
+        pipe = type(base)(**{k: v for k, v in {**base.components, **overrides}.items() if k in accepted})
+        pipe.set_progress_bar_config(disable=True)
+        if self.channels_last and denoiser == "unet":
+            pipe.unet.to(memory_format=torch.channels_last)
+        family = family_for(pipe)
+        multiple = family.resolution_multiple()
+        resolution = self.resolution_setting or family.native_resolution()
         if resolution % multiple:
             raise ValueError(
-                f"`resolution` {resolution} is not a multiple of {multiple} (VAE scale x UNet downsampling) for this "
-                f"model; use {max(multiple, resolution // multiple * multiple)}."
+                f"`resolution` {resolution} is not a multiple of {multiple} (VAE scale x the denoiser's downsampling) "
+                f"for this model; use {max(multiple, resolution // multiple * multiple)}."
             )
+        self._adapter = family
         return pipe
+
+    @property
+    def family(self) -> Family:
+        """The adapter of the model's family: the engine's one door into the pipeline."""
+        self.load()
+        assert self._adapter is not None
+        return self._adapter
 
     @property
     def resolution(self) -> int:
         """Side of the square the model generates at."""
         if self.resolution_setting is not None:
             return self.resolution_setting
-        pipe = self.pipe
-        return int(pipe.unet.config.sample_size * pipe.vae_scale_factor)
+        return self.family.native_resolution()
 
     @property
     def execution_device(self) -> torch.device:
@@ -715,14 +575,14 @@ class GenieGenerator:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()  # configuration only: the engine's pipeline is re-derived lazily
-        state.update(_pipe=None, _prompt_cache={}, _warned_templates=set())
+        state.update(_pipe=None, _adapter=None, _prompt_cache={}, _warned_templates=set())
         return state
 
     @property
     def dtype_name(self) -> str:
         if self._slot.spec is not None and not self.is_loaded:
             return self._slot.spec.resolved_dtype()
-        return str(self.pipe.unet.dtype).removeprefix("torch.")
+        return str(self.family.dtype).removeprefix("torch.")
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -737,7 +597,7 @@ class GenieGenerator:
             "prompt_template": self.prompt_template,
             "num_inference_steps": self.num_inference_steps,
             "guidance_scale": self.guidance_scale,
-            "scheduler": self.scheduler,
+            "scheduler": self.scheduler_name,
             "timestep_spacing": self.timestep_spacing,
             "resolution": self.resolution_setting,
             "seed_scheme": SEED_SCHEME,
@@ -794,8 +654,10 @@ class GenieGenerator:
         batch_size = self.batch_size if batch_size is None else batch_size
         _single_thread_after_fork()
         with self._slot.lock:
-            rows = self._prepare(images, targets, noise_ratio, seed, prompts, source_ids, batch_size)
-            out = self._run(rows, batch_size, progress, "GeNIe hard negatives")
+            plan = self.plan(
+                images, targets, noise_ratio, seed=seed, prompts=prompts, source_ids=source_ids, batch_size=batch_size
+            )
+            out = self._run(plan, batch_size, progress, "GeNIe hard negatives")
         if hard_negative_filter is None:
             if source_labels is not None:
                 raise ValueError("`source_labels` is only used by a `hard_negative_filter`; pass one, or drop it.")
@@ -859,75 +721,93 @@ class GenieGenerator:
         """Plain text-to-image (the Txt2Img baseline, r = 1) with no source image: one RGB PIL image per target, at
         the model's resolution. Row i's noise comes from (seed, `source_ids[i]`, target), `"txt2img-{i}"` by default,
         so it equals `generate(any_image, target, 1.0, source_ids=[that id])`."""
-        rows_targets: list[Any] = [targets] if isinstance(_scalar(targets), (str, numbers.Integral)) else list(targets)  # type: ignore[arg-type]
+        one = isinstance(as_scalar(targets), (str, numbers.Integral))
+        rows_targets: list[Any] = [targets] if one else list(targets)  # type: ignore[arg-type]
         n = len(rows_targets)
         ids = [f"txt2img-{i}" for i in range(n)] if source_ids is None else source_ids
         batch_size = self.batch_size if batch_size is None else batch_size
         _single_thread_after_fork()
         with self._slot.lock:
-            rows = self._prepare(None, rows_targets, 1.0, seed, prompts, ids, batch_size, count=n)
-            return self._run(rows, batch_size, progress, "text-to-image")
+            plan = self.plan(None, rows_targets, 1.0, seed=seed, prompts=prompts, source_ids=ids, batch_size=batch_size)
+            return self._run(plan, batch_size, progress, "text-to-image")
 
-    def _run(self, rows: _Rows, batch_size: int, progress: bool | str | None, what: str) -> GenieOutput:
-        """Denoise every row, one pipeline call per r and batch, under a progress bar named `progress` (when a
-        string) or `what`."""
-        n = len(rows.ids)
+    def _run(self, plan: GenerationPlan, batch_size: int, progress: bool | str | None, what: str) -> GenieOutput:
+        """Denoise every row, one batch of rows with the same r at a time, under a progress bar named `progress` (when
+        a string) or `what`."""
+        n = len(plan.ids)
         outputs: list[torch.Tensor | None] = [None] * n
         show = self.progress if progress is None else bool(progress)
         desc = progress if isinstance(progress, str) else what
         with tqdm(total=n, desc=desc, unit="img", disable=not show) as bar:
-            for r, chunk in rows.chunks(batch_size):
-                for i, img in zip(chunk, self._denoise(rows, r, chunk)):
+            for _, chunk in plan.chunks(batch_size):
+                for i, img in zip(chunk, self._denoise_or_halve(plan, chunk)):
                     outputs[i] = img
                 bar.update(len(chunk))
-        return self._output(rows, outputs)
+        return self._output(plan, outputs)
 
-    def _denoise(self, rows: _Rows, r: float, chunk: list[int]) -> list[torch.Tensor]:
-        """One pipeline call for rows of the same r, with the rows' own noise. On CUDA out-of-memory, halve the
-        batch and retry (and keep the smaller `batch_size` for later calls), so that long jobs do not die; rows are
-        unchanged by this."""
-        pipe = self.pipe
-        steps_run = rows.timing[r][0]
-        latents = torch.cat([rows.latents[rows.keys[i]] for i in chunk])
-        pipe._genie_noise = (
-            torch.stack([row_noise(rows.noise_seeds[i], tuple(latents.shape[1:])) for i in chunk]),
-            r >= 1.0,
-        )
+    def _denoise_or_halve(self, plan: GenerationPlan, rows: list[int]) -> list[torch.Tensor]:
+        """[`denoise`]; on CUDA out-of-memory, halve the batch and retry (and keep the smaller `batch_size` for later
+        calls), so that long jobs do not die; rows are unchanged by this."""
         try:
-            return list(
-                pipe(
-                    image=latents,
-                    strength=_strength(steps_run, self.num_inference_steps),
-                    num_inference_steps=self.num_inference_steps,
-                    guidance_scale=self.guidance_scale,
-                    generator=[torch_generator(rows.noise_seeds[i]) for i in chunk],
-                    output_type="pt",
-                    **rows.embeddings(chunk),
-                ).images
-            )
+            return self.denoise(plan, rows)
         except torch.OutOfMemoryError:
-            if len(chunk) == 1:
+            if len(rows) == 1:
                 raise
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-            half = len(chunk) // 2
+            half = len(rows) // 2
             self.batch_size = min(self.batch_size, half)
             logger.warning(
-                "Out of memory at batch %d; retrying at %d (batch_size is now %d).", len(chunk), half, self.batch_size
+                "Out of memory at batch %d; retrying at %d (batch_size is now %d).", len(rows), half, self.batch_size
             )
-            return self._denoise(rows, r, chunk[:half]) + self._denoise(rows, r, chunk[half:])
-        finally:
-            pipe._genie_noise = None
+            return self._denoise_or_halve(plan, rows[:half]) + self._denoise_or_halve(plan, rows[half:])
 
-    def _prepare(self, images, targets, noise_ratio, seed, prompts, source_ids, batch_size, count=None) -> _Rows:
-        """Validate a call and compute everything that does not depend on the pipeline call: sources, ids, seeds,
-        the latent of each distinct source and the embedding of each distinct prompt. `images=None` (with `count`
-        rows, all at r = 1) is text-to-image."""
-        _check_settings(self.num_inference_steps, self.guidance_scale, batch_size)
+    def denoise(self, plan: GenerationPlan, rows: list[int], noise: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Denoise rows of a [`plan`] that share one noise ratio, in one batch: each source latent is noised to the
+        ratio's start with its row's own noise (drawn from its 63-bit seed; `noise`, shaped like the latents, replaces
+        it), denoised from there by the model's family, and decoded. Returns CHW images in [0, 1]."""
+        ratios = {plan.ratios[i] for i in rows}
+        if len(ratios) != 1:
+            raise ValueError(f"denoise() takes rows of one noise ratio; these have {sorted(ratios)}.")
+        (r,) = ratios
+        family = self.family
+        with self._slot.lock, torch.no_grad():
+            x0 = torch.cat([plan.latents[plan.keys[i]] for i in rows])
+            if noise is None:
+                noise = torch.stack([row_noise(plan.noise_seeds[i], tuple(x0.shape[1:])) for i in rows])
+            noise = noise.to(device=x0.device, dtype=x0.dtype)
+            _, timesteps = family.start(self.num_inference_steps, plan.starts[r].steps_run, plan.resolution)
+            latents = family.pack(family.noised(x0, noise, timesteps, r >= 1.0))
+            generators = [torch_generator(plan.noise_seeds[i]) for i in rows]
+            latents = family.denoise(
+                latents, plan.embeddings(rows), timesteps, self.guidance_scale, generators, plan.resolution
+            )
+            return list(family.decode(family.unpack(latents, plan.resolution)))
+
+    def plan(
+        self,
+        images: Any,
+        targets: int | str | Sequence[int | str],
+        noise_ratio: float | Sequence[float],
+        *,
+        seed: int,
+        prompts: PromptMap | Sequence[str] | Mapping[int, str],
+        source_ids: Sequence[str | int] | None = None,
+        batch_size: int | None = None,
+    ) -> GenerationPlan:
+        """Validate a call (the arguments of [`generate`]) and compute everything that comes before denoising:
+        sources, ids, seeds, the start of each noise ratio, the latent of each distinct source and the embedding of
+        each distinct prompt. `images=None` is text-to-image (one row per target, at r = 1)."""
+        batch_size = self.batch_size if batch_size is None else batch_size
+        check_settings(self.num_inference_steps, self.guidance_scale, batch_size)
+        with self._slot.lock:
+            return self._plan(images, targets, noise_ratio, seed, prompts, source_ids, batch_size)
+
+    def _plan(self, images, targets, noise_ratio, seed, prompts, source_ids, batch_size) -> GenerationPlan:
         seed = check_seed(seed)
         prompt_map = self.prompt_map(prompts)
         if images is None:
-            inputs, batch_kind = [None] * count, None
+            inputs, batch_kind = [None] * len(targets), None  # text_to_image: one row per target
         else:
             inputs, batch_kind = split_batch(images)
         n = len(inputs)
@@ -967,7 +847,8 @@ class GenieGenerator:
         prompt_texts = [prompt_map.prompt(t) for t in target_idx]
         with torch.inference_mode():
             embeds = self._embed_prompts(prompt_texts)
-        return _Rows(
+        family = self.family
+        return GenerationPlan(
             specs=specs,
             batch_kind=batch_kind,
             keys=keys,
@@ -981,11 +862,14 @@ class GenieGenerator:
             noise_seeds=[derive_seed(seed, sid, t) for sid, t in zip(ids, target_idx)],
             latents=latents,
             embeds=embeds,
-            timing={r: self._timesteps(r) for r in set(ratios)},
+            starts={
+                r: family.start(self.num_inference_steps, denoising_steps(r, self.num_inference_steps), resolution)[0]
+                for r in set(ratios)
+            },
             resolution=resolution,
         )
 
-    def _output(self, rows: _Rows, outputs: Sequence[torch.Tensor | None]) -> GenieOutput:
+    def _output(self, rows: GenerationPlan, outputs: Sequence[torch.Tensor | None]) -> GenieOutput:
         """Images back in their input form and size, with one provenance record per row."""
         pipe = self.pipe
         spacing = str(pipe.scheduler.config.get("timestep_spacing", ""))
@@ -994,7 +878,7 @@ class GenieGenerator:
         for i, tensor in enumerate(outputs):
             assert tensor is not None  # every row was denoised
             images.append(restore(tensor_to_pil(tensor), rows.specs[i]))
-            steps_run, start_t = rows.timing[rows.ratios[i]]
+            start = rows.starts[rows.ratios[i]]
             records.append(
                 GenieRecord(
                     source_id=rows.ids[i],
@@ -1003,8 +887,8 @@ class GenieGenerator:
                     prompt=rows.prompts[i],
                     prompt_template=rows.templates[i],
                     noise_ratio=rows.ratios[i],
-                    steps_run=steps_run,
-                    start_timestep=start_t,
+                    steps_run=start.steps_run,
+                    start_timestep=round(start.timestep),
                     text_to_image=rows.ratios[i] >= 1.0,
                     seed=rows.seed,
                     noise_seed=rows.noise_seeds[i],
@@ -1021,13 +905,16 @@ class GenieGenerator:
                     model_variant=settings["model_variant"],
                     adapters=tuple(settings["adapters"]),
                     library_version=__version__,
+                    model_family=self.model_family,
+                    start_sigma=start.sigma,
+                    start_snr=start.snr,
                 )
             )
         return GenieOutput(images=join_batch(images, rows.batch_kind), records=records)
 
     @staticmethod
     def _per_row(value: Any, n: int, name: str) -> list:
-        value = _scalar(value)
+        value = as_scalar(value)
         if isinstance(value, (str, numbers.Number)) or not isinstance(value, (Sequence, np.ndarray, torch.Tensor)):
             return [value] * n
         values = value.tolist() if isinstance(value, (np.ndarray, torch.Tensor)) else list(value)
@@ -1037,76 +924,31 @@ class GenieGenerator:
             )
         return values
 
-    def _timesteps(self, r: float) -> tuple[int, int]:
-        """Steps run and first timestep for ratio r, as the pipeline runs them ([`denoising_steps`])."""
-        scheduler = copy.deepcopy(self.pipe.scheduler)
-        scheduler.set_timesteps(self.num_inference_steps)
-        steps_run = denoising_steps(r, self.num_inference_steps)
-        t_start = self.num_inference_steps - steps_run
-        return steps_run, int(scheduler.timesteps[t_start * scheduler.order])
-
     def _zero_latent(self, resolution: int) -> torch.Tensor:
-        pipe = self.pipe
-        size = resolution // pipe.vae_scale_factor
-        return torch.zeros(1, pipe.unet.config.in_channels, size, size, device=self.execution_device, dtype=self._dtype)
+        shape = self.family.latent_shape(resolution)
+        return torch.zeros(1, *shape, device=self.execution_device, dtype=self.family.dtype)
 
     def _encode_sources(self, sources: list, keys: list[str], batch_size: int) -> dict[str, torch.Tensor]:
-        """Encode each distinct source once: VAE posterior mode times the scaling factor (as the reference code)."""
-        from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion_img2img import retrieve_latents
-
-        pipe = self.pipe
-        vae, device = pipe.vae, self.execution_device
+        """Encode each distinct source once, by the model's family (VAE posterior mode, normalised as the family
+        does: times the scaling factor, as the reference code)."""
         unique = dict(zip(keys, sources))
         order = list(unique)
         latents: dict[str, torch.Tensor] = {}
-        upcast = bool(getattr(vae.config, "force_upcast", False)) and vae.dtype == torch.float16
-        dtype = torch.float32 if upcast else vae.dtype
-        if upcast:
-            vae.to(torch.float32)
-        try:
-            for start in range(0, len(order), batch_size):
-                chunk = order[start : start + batch_size]
-                pixels = torch.stack([pil_to_tensor(unique[k]) for k in chunk]).to(device, dtype)
-                z = retrieve_latents(vae.encode(pipe.image_processor.normalize(pixels)), sample_mode="argmax")
-                mean, std = getattr(vae.config, "latents_mean", None), getattr(vae.config, "latents_std", None)
-                if mean is not None and std is not None:
-                    shape = (1, -1, 1, 1)
-                    z = (z - torch.tensor(mean, device=z.device).view(shape)) / torch.tensor(std, device=z.device).view(
-                        shape
-                    )
-                z = z * vae.config.scaling_factor
-                for k, zi in zip(chunk, z):
-                    latents[k] = zi[None].to(self._dtype)
-        finally:
-            if upcast:
-                vae.to(torch.float16)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            z = self.family.encode(torch.stack([pil_to_tensor(unique[k]) for k in chunk]))
+            for k, zi in zip(chunk, z):
+                latents[k] = zi[None]
         return latents
 
-    @property
-    def _dtype(self) -> torch.dtype:
-        return self.pipe.unet.dtype
-
     def _embed_prompts(self, prompts: list[str]) -> dict[str, dict[str, torch.Tensor]]:
-        """Prompt embeddings (as pipeline keyword arguments), computed once per distinct prompt and cached."""
-        cfg = self.guidance_scale > 1
+        """Prompt embeddings, computed once per distinct prompt (and guidance mode) and cached."""
+        family = self.family
+        cfg = family.guided(self.guidance_scale)
         new = sorted({p for p in prompts if (p, cfg) not in self._prompt_cache})
         if new:
-            pipe, device = self.pipe, self.execution_device
-            if hasattr(pipe, "text_encoder_2"):  # SDXL
-                out = pipe.encode_prompt(
-                    prompt=new, device=device, num_images_per_prompt=1, do_classifier_free_guidance=cfg
-                )
-                names = (
-                    "prompt_embeds",
-                    "negative_prompt_embeds",
-                    "pooled_prompt_embeds",
-                    "negative_pooled_prompt_embeds",
-                )
-            else:
-                out = pipe.encode_prompt(new, device, 1, cfg)
-                names = ("prompt_embeds", "negative_prompt_embeds", "", "")
-            for j, p in enumerate(new):
-                self._prompt_cache[(p, cfg)] = {k: t[j : j + 1] for k, t in zip(names, out) if t is not None}
+            for p, embeds in zip(new, family.encode_prompts(new, self.guidance_scale)):
+                self._prompt_cache[(p, cfg)] = embeds
         return {p: self._prompt_cache[(p, cfg)] for p in set(prompts)}
 
 
@@ -1115,6 +957,7 @@ __all__ = [
     "SCHEDULERS",
     "SETTINGS",
     "TIMESTEP_SPACINGS",
+    "GenerationPlan",
     "GenieGenerator",
     "GenieOutput",
     "GenieRecord",

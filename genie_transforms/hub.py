@@ -21,7 +21,7 @@ from typing import Any
 
 from datasets import Dataset, load_dataset
 
-from . import __version__
+from ._version import __version__
 from .parquet import write_parquet
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")

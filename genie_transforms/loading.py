@@ -365,7 +365,7 @@ def _load_adapters(pipe: Any, spec: ModelSpec) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ loading
-def _dtype_keyword() -> str:
+def dtype_keyword() -> str:
     """diffusers reads `dtype` from 0.40 on and `torch_dtype` before (where `dtype` is silently ignored)."""
     from diffusers import __version__ as diffusers_version
     from packaging.version import Version
@@ -416,12 +416,15 @@ def load_img2img_pipeline(spec: ModelSpec) -> tuple[Any, ResolvedModel]:
             f"offload={spec.offload!r} moves the weights between the CPU and a GPU, but no CUDA GPU is available; "
             "leave offload unset on a CPU-only machine."
         )
-    extra: dict[str, Any] = {_dtype_keyword(): dtype}
+    extra: dict[str, Any] = {dtype_keyword(): dtype}
     index = json.loads((resolved.folder / "model_index.json").read_text())
     if "safety_checker" in index:  # the checker and its image processor are neither downloaded nor loaded
         extra.update(safety_checker=None, requires_safety_checker=False)
     if "feature_extractor" in index:
         extra["feature_extractor"] = None
+    for name, value in index.items():  # components saved as absent (SD3 without its T5 encoder) stay absent
+        if isinstance(value, list) and value and value[0] is None:
+            extra.setdefault(name, None)
     if spec.variant is not None:
         extra["variant"] = spec.variant
     try:
@@ -436,7 +439,8 @@ def load_img2img_pipeline(spec: ModelSpec) -> tuple[Any, ResolvedModel]:
                 "loaded. Convert the model to safetensors, or pass allow_pickle_weights=True if you trust its source."
             ) from err
         raise
-    if pipe.unet.dtype != dtype:  # a diffusers that ignored the dtype keyword: never silently run in float32
+    denoiser = pipe.transformer if "transformer" in pipe.components else pipe.unet
+    if denoiser.dtype != dtype:  # a diffusers that ignored the dtype keyword: never silently run in float32
         pipe.to(dtype=dtype)
     _load_adapters(pipe, spec)
     if spec.offload:
@@ -463,6 +467,7 @@ __all__ = [
     "TextualInversion",
     "adapter_records",
     "content_identity",
+    "dtype_keyword",
     "dtype_name",
     "file_digest",
     "load_img2img_pipeline",

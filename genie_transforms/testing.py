@@ -79,10 +79,157 @@ def make_tiny_pipeline(seed: int = 0) -> StableDiffusionImg2ImgPipeline:
     )
 
 
-def save_tiny_pipeline(path: str | Path, seed: int = 0) -> Path:
-    """Build [`make_tiny_pipeline`] and save it (safetensors) to `path`; returns the path."""
+TINY_FAMILIES = ("sd", "sd-v", "sdxl", "sd3", "flux-dev", "flux-schnell")
+"""What [`make_tiny_family_pipeline`] builds: Stable Diffusion (epsilon and v-prediction), SDXL, SD3, and Flux
+(dev: guidance embedded; schnell: none), each tiny, random and at 32 px, as diffusers' own tests build them."""
+
+
+def _clip(tokenizer: Any, projection: bool = False, hidden: int = 32) -> Any:
+    from transformers import CLIPTextModelWithProjection
+
+    config = CLIPTextConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=77,
+        projection_dim=32,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    return CLIPTextModelWithProjection(config) if projection else CLIPTextModel(config)
+
+
+def _flow_vae(latent_channels: int) -> AutoencoderKL:
+    return AutoencoderKL(
+        sample_size=TINY_RESOLUTION,
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(4,),
+        layers_per_block=1,
+        latent_channels=latent_channels,
+        norm_num_groups=1,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        shift_factor=0.0609,
+        scaling_factor=1.5035,
+    )
+
+
+def make_tiny_family_pipeline(family: str = "sd", seed: int = 0) -> Any:
+    """A tiny random image-to-image pipeline of one of [`TINY_FAMILIES`], at 32 x 32 px, built in code."""
+    from diffusers import (
+        EulerDiscreteScheduler,
+        FlowMatchEulerDiscreteScheduler,
+        FluxImg2ImgPipeline,
+        FluxTransformer2DModel,
+        SD3Transformer2DModel,
+        StableDiffusion3Img2ImgPipeline,
+        StableDiffusionXLImg2ImgPipeline,
+    )
+    from transformers import T5Config, T5EncoderModel
+
+    if family not in TINY_FAMILIES:
+        raise ValueError(f"Unknown tiny family {family!r}; choose one of {TINY_FAMILIES}.")
+    if family in ("sd", "sd-v"):
+        pipe: Any = make_tiny_pipeline(seed)
+        if family == "sd-v":  # Stable Diffusion 2.x's v-prediction
+            pipe.scheduler = DPMSolverMultistepScheduler.from_config(
+                pipe.scheduler.config, prediction_type="v_prediction"
+            )
+        return pipe
+    torch.manual_seed(seed)
+    tokenizer = build_clip_tokenizer(["photo", "the", "digit"])
+    if family == "sdxl":
+        unet = UNet2DConditionModel(
+            sample_size=TINY_RESOLUTION // 4,
+            in_channels=4,
+            out_channels=4,
+            block_out_channels=(16, 32),
+            layers_per_block=1,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            attention_head_dim=(2, 4),
+            use_linear_projection=True,
+            addition_embed_type="text_time",
+            addition_time_embed_dim=8,
+            transformer_layers_per_block=(1, 2),
+            projection_class_embeddings_input_dim=6 * 8 + 32,  # six size ids and the pooled text embedding
+            cross_attention_dim=64,  # the two text encoders' hidden states, concatenated
+            norm_num_groups=8,
+        )
+        return StableDiffusionXLImg2ImgPipeline(
+            vae=make_tiny_pipeline(seed).vae,  # type: ignore[attr-defined]
+            text_encoder=_clip(tokenizer),
+            text_encoder_2=_clip(tokenizer, projection=True),
+            tokenizer=tokenizer,
+            tokenizer_2=tokenizer,
+            unet=unet,
+            scheduler=EulerDiscreteScheduler(
+                beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1
+            ),
+            requires_aesthetics_score=False,
+        )
+    if family == "sd3":
+        mmdit: Any = SD3Transformer2DModel(
+            sample_size=TINY_RESOLUTION,
+            patch_size=1,
+            in_channels=4,
+            num_layers=1,
+            attention_head_dim=8,
+            num_attention_heads=4,
+            caption_projection_dim=32,
+            joint_attention_dim=32,
+            pooled_projection_dim=64,
+            out_channels=4,
+        )
+        return StableDiffusion3Img2ImgPipeline(
+            transformer=mmdit,
+            scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
+            vae=_flow_vae(4),
+            text_encoder=_clip(tokenizer, projection=True),
+            tokenizer=tokenizer,
+            text_encoder_2=_clip(tokenizer, projection=True),
+            tokenizer_2=tokenizer,
+            text_encoder_3=None,  # SD3 runs without its T5 encoder
+            tokenizer_3=None,
+        )
+    transformer = FluxTransformer2DModel(
+        patch_size=1,
+        in_channels=4,  # 2 x 2 packed patches of a one-channel latent
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=16,
+        num_attention_heads=2,
+        joint_attention_dim=32,
+        pooled_projection_dim=32,
+        axes_dims_rope=[4, 4, 8],
+        guidance_embeds=family == "flux-dev",
+    )
+    t5 = T5EncoderModel(
+        T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4, pad_token_id=0)
+    )
+    scheduler = FlowMatchEulerDiscreteScheduler(
+        use_dynamic_shifting=family == "flux-dev", base_shift=0.5, max_shift=1.15, shift=1.0
+    )
+    return FluxImg2ImgPipeline(
+        scheduler=scheduler,
+        vae=_flow_vae(1),
+        text_encoder=_clip(tokenizer),
+        tokenizer=tokenizer,
+        text_encoder_2=t5,
+        tokenizer_2=tokenizer,
+        transformer=transformer,
+    )
+
+
+def save_tiny_pipeline(path: str | Path, seed: int = 0, family: str = "sd") -> Path:
+    """Build a tiny pipeline ([`make_tiny_pipeline`], or another family's with [`make_tiny_family_pipeline`]) and
+    save it (safetensors) to `path`; returns the path."""
     path = Path(path)
-    pipe: Any = make_tiny_pipeline(seed)
+    pipe: Any = make_tiny_pipeline(seed) if family == "sd" else make_tiny_family_pipeline(family, seed)
     pipe.save_pretrained(path, safe_serialization=True)
     return path
 
@@ -162,8 +309,10 @@ def make_sd15_random_pipeline(seed: int = 0, dtype: torch.dtype = torch.float32)
 
 __all__ = [
     "SD15_RESOLUTION",
+    "TINY_FAMILIES",
     "TINY_RESOLUTION",
     "make_sd15_random_pipeline",
+    "make_tiny_family_pipeline",
     "make_tiny_pipeline",
     "save_tiny_pipeline",
     "sd15_configs",

@@ -10,17 +10,17 @@ from genie_transforms.generator import PRESETS
 def test_out_of_memory_halves_the_batch_and_keeps_the_rows(tiny_model_path, prompts, rgb_images, monkeypatch):
     gen = GenieGenerator.from_pretrained(tiny_model_path, num_inference_steps=4, progress=False, batch_size=4)
     reference = gen.generate(rgb_images, [1, 2, 3, 0], 0.5, seed=0, prompts=prompts)
-    pipe, sizes = gen.pipe, []
-    real_call = type(pipe).__call__
+    family = type(gen.family)
+    sizes, real_denoise = [], family.denoise
 
-    def small_memory(self, **kwargs):
-        """The real pipeline, failing like CUDA does for batches above 1."""
-        sizes.append(len(kwargs["generator"]))
-        if len(kwargs["generator"]) > 1:
+    def small_memory(self, latents, *args, **kwargs):
+        """The real denoising, failing like CUDA does for batches above 1."""
+        sizes.append(len(latents))
+        if len(latents) > 1:
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real_call(self, **kwargs)
+        return real_denoise(self, latents, *args, **kwargs)
 
-    monkeypatch.setattr(type(pipe), "__call__", small_memory)
+    monkeypatch.setattr(family, "denoise", small_memory)
     out = gen.generate(rgb_images, [1, 2, 3, 0], 0.5, seed=0, prompts=prompts)
     assert gen.batch_size == 1 and sizes[:3] == [4, 2, 1]
     for a, b in zip(reference.images, out.images):
@@ -63,6 +63,7 @@ def test_channels_last_gives_the_same_images(tiny_model_path, prompts, rgb_image
 
 @pytest.mark.parametrize("placement", ["before", "after"])
 def test_training_throughput_measures_either_placement_of_the_transform(bank_path, placement):
+    pytest.importorskip("torchvision")
     from datasets import load_from_disk
 
     from genie_transforms.bench import bench_training

@@ -49,18 +49,17 @@ def test_batch_and_order_invariance_with_mixed_targets_and_ratios(tiny_generator
 
 @pytest.fixture
 def captured_noise(monkeypatch):
-    """Record the starting noise of every pipeline call (a spy on the engine's latents hook; it still runs)."""
-    from genie_transforms import generator as engine
+    """Record the starting noise of every denoised batch (a spy on the family adapter's noising; it still runs)."""
+    from genie_transforms.families import Family
 
     drawn = []
-    real = engine._prepare_latents
+    real = Family.noised
 
-    def spy(pipe, *args, **kwargs):
-        if pipe._genie_noise is not None:
-            drawn.append(pipe._genie_noise[0].clone())
-        return real(pipe, *args, **kwargs)
+    def spy(self, x0, noise, timesteps, pure):
+        drawn.append(noise.clone())
+        return real(self, x0, noise, timesteps, pure)
 
-    monkeypatch.setattr(engine, "_prepare_latents", spy)
+    monkeypatch.setattr(Family, "noised", spy)
     return drawn
 
 
@@ -394,14 +393,11 @@ def test_numpy_and_torch_scalars_are_accepted_and_bools_refused(tiny_generator, 
 @pytest.mark.parametrize("steps", [10, 20, 25, 50])
 def test_step_count_is_immune_to_float32_rounding(steps):
     from genie_transforms import denoising_steps
-    from genie_transforms.generator import _strength
 
     for r in (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
         exact = denoising_steps(r, steps)
         assert exact == int(round(steps * r, 9)) == denoising_steps(float(np.float32(r)), steps)
         assert denoising_steps(np.float32(r), steps) == exact
-    for k in range(1, steps + 1):  # the strength handed to diffusers runs exactly k steps
-        assert min(int(steps * _strength(k, steps)), steps) == k
     assert denoising_steps(0.29, 100) == 29  # exact, where float64 0.29 * 100 = 28.999999999999996
 
 

@@ -29,10 +29,10 @@ def test_a_local_model_is_known_by_its_content(tmp_path, tiny_model_path):
 def test_dtype_is_applied_on_this_diffusers_version(tiny_model_path, prompts, rgb_images):
     from diffusers import __version__ as diffusers_version
 
-    from genie_transforms.loading import _dtype_keyword
+    from genie_transforms.loading import dtype_keyword
 
     major, minor = (int(x) for x in diffusers_version.split(".")[:2])
-    assert _dtype_keyword() == ("dtype" if (major, minor) >= (0, 40) else "torch_dtype")
+    assert dtype_keyword() == ("dtype" if (major, minor) >= (0, 40) else "torch_dtype")
     gen = GenieGenerator.from_pretrained(tiny_model_path, dtype=torch.bfloat16, num_inference_steps=2, progress=False)
     assert gen.settings["dtype"] == "bfloat16" and not gen.is_loaded
     out = gen.generate(rgb_images[:1], 1, 0.5, seed=0, prompts=prompts)

@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from .. import __version__
+from .._version import __version__
 from . import ada, bench, demo, env, generate, publish, push
 from .common import UsageError
 

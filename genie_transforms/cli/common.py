@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..settings import PRESET_CHOICES, SCHEDULER_CHOICES
+
 PACKAGES = (
     "genie-transforms",
     "torch",
@@ -32,8 +34,6 @@ PACKAGES = (
     "pillow",
 )
 BUNDLED_MODEL = "genie-tiny-digits"
-SCHEDULER_CHOICES = ("dpmsolver++", "ddim", "euler", "lcm", "pipeline")
-PRESET_CHOICES = ("paper", "fast", "turbo", "lcm")
 
 
 class UsageError(ValueError):
@@ -90,7 +90,8 @@ def add_model_arguments(
         "--preset",
         choices=PRESET_CHOICES,
         default=None,
-        help="settings preset: paper (the paper's settings, docs/guides/method.md), fast (20 steps), turbo (SD-Turbo), lcm; explicit options win",
+        help="settings preset: paper (the paper's settings, docs/guides/method.md), fast (20 steps), turbo "
+        "(SD-Turbo, SDXL-Turbo), lcm, flux-schnell; explicit options win",
     )
     group.add_argument(
         "--steps",
@@ -105,7 +106,8 @@ def add_model_arguments(
         "--scheduler",
         choices=SCHEDULER_CHOICES,
         default=None,
-        help="scheduler (the preset's, else dpmsolver++); 'pipeline' keeps the model's own",
+        help="scheduler (the preset's, else the family's: dpmsolver++ for Stable Diffusion and SDXL, the model's own "
+        "flow-matching one for SD3 and Flux); 'pipeline' keeps the model's own",
     )
     group.add_argument(
         "--timestep-spacing",
@@ -478,8 +480,6 @@ def report() -> dict[str, str]:
 __all__ = [
     "BUNDLED_MODEL",
     "PACKAGES",
-    "PRESET_CHOICES",
-    "SCHEDULER_CHOICES",
     "HelpFormatter",
     "SourceData",
     "UsageError",
