@@ -55,6 +55,16 @@ class StartLevel:
     snr: float
 
 
+def sd15_snr(noise_ratio: float) -> float:
+    """The signal-to-noise ratio at which Stable Diffusion 1.5 starts a row of noise ratio r: its scaled-linear
+    schedule (betas 0.00085 to 0.012 over 1,000 steps) at timestep `round(999 r)`; 0 at r = 1 (pure noise)."""
+    if noise_ratio >= 1:
+        return 0.0
+    betas = np.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=np.float64) ** 2
+    alpha = float(np.cumprod(1 - betas)[round(999 * noise_ratio)])
+    return alpha / (1 - alpha)
+
+
 class Family:
     """The base adapter: encoding sources, decoding latents and the steps of a schedule, shared by the families."""
 
@@ -144,6 +154,15 @@ class Family:
         alpha = float(scheduler.alphas_cumprod[int(t)])
         snr = 0.0 if pure else alpha / (1 - alpha)
         return StartLevel(steps_run, begin, t, math.sqrt((1 - alpha) / alpha), snr), timesteps
+
+    def steps_for_snr(self, num_inference_steps: int, snr: float, resolution: int) -> int:
+        """The steps to run so that the start's signal-to-noise ratio is the one nearest `snr` (in log scale) on
+        this family's schedule of `num_inference_steps` steps; all of them (pure noise) for `snr = 0`."""
+        if snr <= 0:
+            return num_inference_steps
+        levels = [self.start(num_inference_steps, k, resolution)[0].snr for k in range(1, num_inference_steps)]
+        best = min(range(len(levels)), key=lambda i: abs(math.log(levels[i]) - math.log(snr)))
+        return best + 1
 
     def noised(self, x0: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor, pure: bool) -> torch.Tensor:
         """The latents at the start: the sources noised with the rows' own noise, or pure noise (text-to-image)."""
@@ -457,4 +476,5 @@ __all__ = [
     "StartLevel",
     "family_for",
     "family_name",
+    "sd15_snr",
 ]

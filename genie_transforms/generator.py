@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from ._version import __version__
 from .errors import GenieWarning
-from .families import Family, StartLevel, family_for, family_name
+from .families import Family, StartLevel, family_for, family_name, sd15_snr
 from .filtering import HardNegativeFilter
 from .images import (
     ImageSpec,
@@ -39,7 +39,9 @@ from .outputs import GenieOutput, GenieRecord, GenieSweep, apply_filter
 from .prompts import DEFAULT_TEMPLATE, PromptMap
 from .seeding import NOISE_SCHEME, SEED_SCHEME, check_seed, derive_seed, row_noise, torch_generator
 from .settings import (
+    FAMILY_DEFAULTS,
     FLOW_SCHEDULERS,
+    NOISE_RULES,
     PRESET_FAMILIES,
     PRESETS,
     SCHEDULERS,
@@ -189,14 +191,20 @@ class GenieGenerator:
             Recorded in provenance (the Hub commit, or a content hash of a local folder, for [`from_pretrained`]).
         prompt_template (`str`, *optional*):
             The template the model was trained with (one `{}`); a model folder declares it in `genie.json`.
-        num_inference_steps (`int`, *optional*, defaults to 50):
-            Steps of the full schedule; a row with ratio r runs [`denoising_steps`]`(r, steps)` of them.
-        guidance_scale (`float`, *optional*, defaults to 7.5):
-            Classifier-free guidance; 0 (or 1) turns it off, as Turbo/LCM models need.
+        num_inference_steps (`int`, *optional*):
+            Steps of the full schedule; a row with ratio r runs [`denoising_steps`]`(r, steps)` of them. By default
+            the family's: 50 for SD 1.x/2.x and SDXL (the paper's), 28 for SD3 and Flux.
+        guidance_scale (`float`, *optional*):
+            Classifier-free guidance; 0 (or 1) turns it off, as Turbo/LCM models need; Flux dev embeds it instead.
+            By default the family's: 7.5 for SD 1.x/2.x and SDXL (the paper's), 7.0 for SD3, 3.5 for Flux.
         scheduler (`str`, *optional*):
             One of `"dpmsolver++"`, `"ddim"`, `"euler"`, `"lcm"`, or `"pipeline"` to keep the pipeline's own. By
             default the family's: `"dpmsolver++"` (the paper's) for Stable Diffusion 1.x/2.x and SDXL, the model's own
             flow-matching scheduler for SD3 and Flux (which accept `"pipeline"` or `"euler"` only).
+        noise_rule (`str`, *optional*, defaults to `"steps"`):
+            How r picks the start: `"steps"` (the paper's) runs [`denoising_steps`]`(r, steps)` of the model's own
+            schedule; `"sd15-snr"` starts where the model's schedule has the signal-to-noise ratio Stable Diffusion
+            1.5 has at r (the same destruction in every family; see the README's table per family).
         timestep_spacing (`str`, *optional*):
             `"linspace"`, `"leading"` or `"trailing"` (Turbo models want `"trailing"`); the scheduler's own by default.
         resolution (`int`, *optional*):
@@ -228,9 +236,10 @@ class GenieGenerator:
         model_id: str | None = None,
         model_revision: str | None = None,
         prompt_template: str | None = None,
-        num_inference_steps: int = 50,
-        guidance_scale: float = 7.5,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
         scheduler: str | None = None,
+        noise_rule: str = "steps",
         timestep_spacing: str | None = None,
         resolution: int | None = None,
         batch_size: int = 8,
@@ -246,9 +255,10 @@ class GenieGenerator:
             )
         if prompt_template is not None:
             PromptMap(["x"], template=prompt_template)  # validates the template
-        self.num_inference_steps = num_inference_steps
-        self.guidance_scale = guidance_scale
+        self._steps_setting = num_inference_steps
+        self._guidance_setting = None if guidance_scale is None else guidance_scale
         self.scheduler = scheduler
+        self.noise_rule = noise_rule
         self.timestep_spacing = timestep_spacing
         self.resolution_setting = resolution
         self.batch_size = batch_size
@@ -257,7 +267,6 @@ class GenieGenerator:
         self.channels_last = channels_last
         self.compile_unet = compile_unet
         self._validate()
-        self.guidance_scale = float(guidance_scale)
         self._slot = _slot if _slot is not None else _PipelineSlot(pipe=pipe)
         self._model_id = model_id
         self._model_revision = model_revision
@@ -272,7 +281,13 @@ class GenieGenerator:
             self.load()
 
     def _validate(self) -> None:
-        check_settings(self.num_inference_steps, self.guidance_scale, self.batch_size)
+        check_settings(
+            1 if self._steps_setting is None else self._steps_setting,
+            0.0 if self._guidance_setting is None else self._guidance_setting,
+            self.batch_size,
+        )
+        if self.noise_rule not in NOISE_RULES:
+            raise ValueError(f"`noise_rule` must be one of {NOISE_RULES}, got {self.noise_rule!r}.")
         if self.scheduler is not None and self.scheduler not in SCHEDULERS:
             raise ValueError(f"Unknown scheduler {self.scheduler!r}; choose one of {sorted(SCHEDULERS)}.")
         if self.timestep_spacing is not None and self.timestep_spacing not in TIMESTEP_SPACINGS:
@@ -405,7 +420,6 @@ class GenieGenerator:
         for name, value in overrides.items():
             setattr(clone, "resolution_setting" if name == "resolution" else name, value)
         clone._validate()
-        clone.guidance_scale = float(clone.guidance_scale)
         clone._pipe = clone._adapter = None
         clone._warned_templates = set()
         if self._pipe is not None:
@@ -477,6 +491,27 @@ class GenieGenerator:
                 name = json.loads((resolved.folder / "model_index.json").read_text()).get("_class_name", "")
             self._family = family_name(name)
         return self._family
+
+    @property
+    def num_inference_steps(self) -> int:
+        """Steps of the full schedule: the one set, else the family's default ([`FAMILY_DEFAULTS`])."""
+        if self._steps_setting is not None:
+            return self._steps_setting
+        return int(FAMILY_DEFAULTS[self.model_family]["num_inference_steps"])
+
+    @num_inference_steps.setter
+    def num_inference_steps(self, value: int | None) -> None:
+        self._steps_setting = value
+
+    @property
+    def guidance_scale(self) -> float:
+        """The guidance scale: the one set, else the family's default ([`FAMILY_DEFAULTS`])."""
+        value = self._guidance_setting
+        return float(FAMILY_DEFAULTS[self.model_family]["guidance_scale"] if value is None else value)
+
+    @guidance_scale.setter
+    def guidance_scale(self, value: float | None) -> None:
+        self._guidance_setting = value
 
     @property
     def scheduler_name(self) -> str:
@@ -598,6 +633,7 @@ class GenieGenerator:
             "num_inference_steps": self.num_inference_steps,
             "guidance_scale": self.guidance_scale,
             "scheduler": self.scheduler_name,
+            "noise_rule": self.noise_rule,
             "timestep_spacing": self.timestep_spacing,
             "resolution": self.resolution_setting,
             "seed_scheme": SEED_SCHEME,
@@ -863,7 +899,7 @@ class GenieGenerator:
             latents=latents,
             embeds=embeds,
             starts={
-                r: family.start(self.num_inference_steps, denoising_steps(r, self.num_inference_steps), resolution)[0]
+                r: family.start(self.num_inference_steps, self._steps(r, resolution), resolution)[0]
                 for r in set(ratios)
             },
             resolution=resolution,
@@ -906,6 +942,7 @@ class GenieGenerator:
                     adapters=tuple(settings["adapters"]),
                     library_version=__version__,
                     model_family=self.model_family,
+                    noise_rule=self.noise_rule,
                     start_sigma=start.sigma,
                     start_snr=start.snr,
                 )
@@ -923,6 +960,13 @@ class GenieGenerator:
                 f"`{name}` has {len(values)} values for {n} images; give one per image, or a single value."
             )
         return values
+
+    def _steps(self, noise_ratio: float, resolution: int) -> int:
+        """The steps a row of ratio r runs, by the noise rule."""
+        n = self.num_inference_steps
+        if self.noise_rule == "sd15-snr":
+            return self.family.steps_for_snr(n, sd15_snr(noise_ratio), resolution)
+        return denoising_steps(noise_ratio, n)
 
     def _zero_latent(self, resolution: int) -> torch.Tensor:
         shape = self.family.latent_shape(resolution)

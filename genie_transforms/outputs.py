@@ -41,6 +41,7 @@ class GenieRecord:
     adapters: tuple[dict[str, Any], ...]
     library_version: str
     model_family: str = "sd"
+    noise_rule: str = "steps"
     start_sigma: float | None = None
     start_snr: float | None = None
     filter_rule: str | None = None

@@ -34,6 +34,7 @@ SETTINGS = (
     "num_inference_steps",
     "guidance_scale",
     "scheduler",
+    "noise_rule",
     "timestep_spacing",
     "resolution",
     "batch_size",
@@ -43,6 +44,13 @@ SETTINGS = (
     "compile_unet",
 )
 """What [`GenieGenerator.with_settings`] may change (the weights stay shared)."""
+FAMILY_DEFAULTS: dict[str, dict[str, float]] = {
+    "sd": {"num_inference_steps": 50, "guidance_scale": 7.5},  # the paper's
+    "sdxl": {"num_inference_steps": 50, "guidance_scale": 7.5},  # the paper's settings, as for SD
+    "sd3": {"num_inference_steps": 28, "guidance_scale": 7.0},  # the SD3 / SD3.5 model cards'
+    "flux": {"num_inference_steps": 28, "guidance_scale": 3.5},  # FLUX.1-dev's (schnell: preset="flux-schnell")
+}
+"""The steps and guidance a generator uses when none are set, by model family."""
 FLOW_SCHEDULERS = ("pipeline", "euler")
 """What flow-matching families (SD3, Flux) accept: their own `FlowMatchEulerDiscreteScheduler` (the default there);
 the others predict noise, not velocity, and are refused for them."""
@@ -54,6 +62,10 @@ PRESET_FAMILIES: dict[str, tuple[str, ...]] = {
     "flux-schnell": ("flux",),
 }
 """The model families each preset is made for; another family is refused when the model loads."""
+NOISE_RULES = ("steps", "sd15-snr")
+"""How a noise ratio r picks a row's start: `"steps"` (the default, the paper's) runs `denoising_steps(r, n)` of the
+model's own schedule; `"sd15-snr"` starts where the model's schedule has the signal-to-noise ratio that Stable
+Diffusion 1.5 has at r, so that r (and Ada grids, and noise tables) mean the same destruction in every family."""
 SCHEDULER_CHOICES = tuple(SCHEDULERS)
 PRESET_CHOICES = tuple(PRESETS)
 
@@ -101,7 +113,9 @@ def check_noise_ratio(noise_ratio: object, num_inference_steps: int) -> float:
 
 
 __all__ = [
+    "FAMILY_DEFAULTS",
     "FLOW_SCHEDULERS",
+    "NOISE_RULES",
     "PRESETS",
     "PRESET_CHOICES",
     "PRESET_FAMILIES",

@@ -140,3 +140,89 @@ def test_the_flux_schnell_preset_fits_flux_only(saved, rgb_images):
     assert out.records[0].num_inference_steps == 4 and out.records[0].guidance_scale == 0.0
     with pytest.raises(ValueError, match="preset='flux-schnell' is made for flux models, but this is a sd model"):
         GenieGenerator.from_pretrained(saved["sd"], preset="flux-schnell").load()
+
+
+def test_the_sd15_snr_rule_starts_each_family_at_stable_diffusion_15s_noise_level(saved, rgb_images):
+    """Under the default rule r = 0.8 destroys far more of the source on SD3 (a flow-matching model with shift 3)
+    than on SD 1.5; `noise_rule="sd15-snr"` starts it where SD 1.5 starts. On SD's own schedule both rules agree."""
+    from genie_transforms.families import sd15_snr
+
+    target = sd15_snr(0.8)
+    starts = {}
+    for family in ("sd", "sd3"):
+        for rule in ("steps", "sd15-snr"):
+            gen = _generator(saved[family], num_inference_steps=50, noise_rule=rule)
+            record = gen.generate(rgb_images[:1], 1, 0.8, seed=0, prompts=PROMPTS).records[0]
+            assert record.noise_rule == rule and gen.settings["noise_rule"] == rule
+            starts[family, rule] = record
+    assert starts["sd", "steps"].steps_run == starts["sd", "sd15-snr"].steps_run == 40
+    assert abs(starts["sd", "steps"].start_snr / target - 1) < 0.01
+    assert starts["sd3", "steps"].start_snr < target / 3  # nearly text-to-image
+    assert abs(starts["sd3", "sd15-snr"].start_snr / target - 1) < 0.2
+    assert starts["sd3", "sd15-snr"].steps_run < starts["sd3", "steps"].steps_run
+    with pytest.raises(ValueError, match="`noise_rule` must be one of"):
+        GenieGenerator.from_pretrained(saved["sd"], noise_rule="snr")
+
+
+def test_the_r_tables_script_prints_every_familys_meaning_of_r(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "r_tables.py"
+    spec = importlib.util.spec_from_file_location("r_tables", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    tables = module.main([])
+    assert set(tables) == set(module.CASES) and "| 0.8 | 40 | 799 |" in capsys.readouterr().out
+    sd3 = next(t for t in tables.values() if t["family"] == "sd3")
+    row = next(r for r in sd3["rows"] if r["r"] == 0.8)
+    assert row["steps"]["sigma"] > 0.9 and abs(row["sd15-snr"]["snr"] / row["sd15_snr"] - 1) < 0.2
+
+
+def _family_lora(family: str, folder):
+    """A LoRA for the tiny pipeline of `family`, made with peft on its denoiser (random, non-zero up-projections)
+    and saved with the family's own `save_lora_weights`."""
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    pipe = make_tiny_family_pipeline(family)
+    name = _denoiser(pipe)
+    denoiser = getattr(pipe, name)
+    denoiser.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    generator = torch.Generator().manual_seed(0)
+    for param_name, param in denoiser.named_parameters():
+        if "lora_B" in param_name:
+            param.data = torch.randn(param.shape, generator=generator) * 0.5
+    layers = get_peft_model_state_dict(denoiser)
+    if name == "unet":
+        layers = convert_state_dict_to_diffusers(layers)
+    type(pipe).save_lora_weights(folder, **{f"{name}_lora_layers": layers}, safe_serialization=True)
+    return folder / "pytorch_lora_weights.safetensors"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["sdxl", "sd3", "flux-dev"])
+def test_lora_weights_load_where_diffusers_supports_them_for_the_family(family, saved, rgb_images, tmp_path):
+    pytest.importorskip("peft")
+    lora = _family_lora(family, tmp_path)
+    plain = _generator(saved[family])
+    tuned = GenieGenerator.from_pretrained(
+        saved[family], lora=str(lora), num_inference_steps=4, progress=False, resolution=32
+    )
+    a = plain.generate(rgb_images[:1], 1, 0.75, seed=0, prompts=PROMPTS)
+    b = tuned.generate(rgb_images[:1], 1, 0.75, seed=0, prompts=PROMPTS)
+    assert np.abs(_pixels(a.images[0]) - _pixels(b.images[0])).max() > 2  # the LoRA changes the image
+    (adapter,) = b.records[0].adapters
+    assert adapter["kind"] == "lora" and adapter["identity"].startswith("sha256:")
+
+
+def test_steps_and_guidance_default_to_the_familys_own_and_are_known_before_loading(saved):
+    expected = {"sd": (50, 7.5), "sdxl": (50, 7.5), "sd3": (28, 7.0), "flux-dev": (28, 3.5)}
+    for family, (steps, guidance) in expected.items():
+        gen = GenieGenerator.from_pretrained(saved[family], resolution=32)
+        assert (gen.num_inference_steps, gen.guidance_scale) == (steps, guidance) and not gen.is_loaded
+        assert gen.settings["num_inference_steps"] == steps and gen.settings["guidance_scale"] == guidance
+        explicit = GenieGenerator.from_pretrained(saved[family], num_inference_steps=4, guidance_scale=2.0)
+        assert (explicit.num_inference_steps, explicit.guidance_scale) == (4, 2.0)
+        assert explicit.with_settings(num_inference_steps=6).num_inference_steps == 6
