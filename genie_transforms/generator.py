@@ -818,7 +818,9 @@ class GenieGenerator:
             latents = family.denoise(
                 latents, plan.embeddings(rows), timesteps, self.guidance_scale, generators, plan.resolution
             )
-            return list(family.decode(family.unpack(latents, plan.resolution)))
+            images = list(family.decode(family.unpack(latents, plan.resolution)))
+        self.pipe.maybe_free_model_hooks()  # as a pipeline call ends: offloaded models go back to the CPU
+        return images
 
     def plan(
         self,

@@ -47,19 +47,7 @@ def make_tiny_pipeline(seed: int = 0) -> StableDiffusionImg2ImgPipeline:
         sample_size=TINY_RESOLUTION,
     )
     tokenizer = build_clip_tokenizer(["photo", "the", "digit"])
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=77,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-    )
+    text_encoder = _clip(tokenizer, intermediate_size=64)
     scheduler = DPMSolverMultistepScheduler(
         beta_start=0.00085,
         beta_end=0.012,
@@ -84,13 +72,14 @@ TINY_FAMILIES = ("sd", "sd-v", "sdxl", "sd3", "flux-dev", "flux-schnell")
 (dev: guidance embedded; schnell: none), each tiny, random and at 32 px, as diffusers' own tests build them."""
 
 
-def _clip(tokenizer: Any, projection: bool = False, hidden: int = 32) -> Any:
+def _clip(tokenizer: Any, projection: bool = False, intermediate_size: int = 37) -> Any:
+    """A tiny CLIP text encoder (hidden size 32) for `tokenizer`, with a projection head for SDXL's and SD3's."""
     from transformers import CLIPTextModelWithProjection
 
     config = CLIPTextConfig(
         vocab_size=len(tokenizer),
-        hidden_size=hidden,
-        intermediate_size=37,
+        hidden_size=32,
+        intermediate_size=intermediate_size,
         num_hidden_layers=2,
         num_attention_heads=4,
         max_position_embeddings=77,
