@@ -137,3 +137,16 @@ def test_errors_a_newcomer_meets_name_the_file_the_flag_and_the_fix(tiny_model_p
     assert main(generate_args(tmp_path / "photos", "genie-tiny-digits", tmp_path / "job3")) == 2
     err = capsys.readouterr().err
     assert "--model with a Stable Diffusion id or folder" in err and "--embedder" not in err
+
+
+@pytest.mark.parametrize("family", ["sdxl", "sd3"])
+def test_generate_takes_a_model_of_any_family(family, source_dir, tmp_path, capsys):
+    from genie_transforms.testing import save_tiny_pipeline
+
+    model = save_tiny_pipeline(tmp_path / family, family=family)
+    assert main(generate_args(source_dir, model, tmp_path / "job", "--limit", "3")) == 0
+    ds = load_dataset(str(tmp_path / "job" / "dataset"), split="train")
+    assert len(ds) == 3 and all(row["label"] != row["source_label"] for row in ds)
+    job = json.loads((tmp_path / "job" / "job.json").read_text())
+    expected = "dpmsolver++" if family == "sdxl" else "pipeline"  # the family's default scheduler
+    assert job["generator"]["scheduler"] == expected and job["generator"]["num_inference_steps"] == 2
