@@ -7,8 +7,6 @@ import inspect
 import json
 import logging
 import numbers
-import os
-import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from ._version import __version__
 from .errors import GenieWarning
 from .families import Family, StartLevel, family_for, family_name, sd15_snr
 from .filtering import HardNegativeFilter
+from .forking import single_thread_after_fork
 from .images import (
     ImageSpec,
     content_hash,
@@ -34,7 +33,7 @@ from .images import (
     tensor_to_pil,
     to_rgb,
 )
-from .loading import LoraWeights, ModelSpec, ResolvedModel, TextualInversion, adapter_records, make_spec
+from .loading import LoraWeights, ModelSpec, PipelineSlot, TextualInversion, make_spec
 from .outputs import GenieOutput, GenieRecord, GenieSweep, apply_filter
 from .prompts import DEFAULT_TEMPLATE, PromptMap
 from .seeding import NOISE_SCHEME, SEED_SCHEME, check_seed, derive_seed, row_noise, torch_generator
@@ -54,29 +53,6 @@ from .settings import (
 )
 
 logger = logging.getLogger(__name__)
-
-_FORKED = False
-
-
-def _after_fork_in_child() -> None:
-    global _FORKED
-    _FORKED = True
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _single_thread_after_fork() -> None:
-    """In a process forked after torch ran (`multiprocessing.Pool`'s default on Linux), the parent's OpenMP threads
-    are gone and a multi-threaded torch op hangs forever; run torch on one thread there (as DataLoader workers do)."""
-    if _FORKED and torch.get_num_threads() > 1:
-        torch.set_num_threads(1)
-        warnings.warn(
-            "GenieGenerator runs in a forked process: torch uses one thread here, since a forked child cannot use the "
-            "parent's threads. For speed, start workers with the 'spawn' method (or use DataLoader workers).",
-            GenieWarning,
-            stacklevel=3,
-        )
 
 
 class UnknownLabelError(KeyError, ValueError):
@@ -128,48 +104,6 @@ class GenerationPlan:
             name: value if name == "text_ids" else torch.cat([self.embeds[self.prompts[i]][name] for i in rows])
             for name, value in first.items()
         }
-
-
-class _PipelineSlot:
-    """The one door to the lazily loaded weights, shared by a generator and those derived from it
-    ([`GenieGenerator.with_settings`]): it resolves the model without loading it, loads it once, and serialises
-    as configuration (a spec) or as the caller's own pipeline."""
-
-    def __init__(self, spec: ModelSpec | None = None, pipe: Any = None) -> None:
-        self.spec, self.source = spec, pipe
-        self.pipe: Any = pipe
-        self.resolved: ResolvedModel | None = None
-        self.adapters: tuple[dict[str, Any], ...] | None = None if spec is not None else ()
-        self.lock = threading.RLock()  # one call at a time on the shared pipeline and scheduler
-
-    def resolve(self) -> ResolvedModel | None:
-        if self.spec is not None and self.resolved is None:
-            from .loading import resolve_model
-
-            self.resolved = resolve_model(self.spec)
-        return self.resolved
-
-    def adapter_records(self) -> tuple[dict[str, Any], ...]:
-        if self.adapters is None:
-            self.adapters = () if self.spec is None else adapter_records(self.spec)
-        return self.adapters
-
-    def get(self) -> Any:
-        with self.lock:
-            if self.pipe is None:
-                from .loading import load_img2img_pipeline
-
-                assert self.spec is not None  # a slot without a spec holds the caller's pipeline
-                self.pipe, self.resolved = load_img2img_pipeline(self.spec)
-            return self.pipe
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = {"spec": self.spec, "source": self.source, "resolved": self.resolved, "adapters": self.adapters}
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        _PipelineSlot.__init__(self, state["spec"], state["source"])
-        self.resolved, self.adapters = state["resolved"], state["adapters"]
 
 
 class GenieGenerator:
@@ -247,7 +181,7 @@ class GenieGenerator:
         progress: bool = True,
         channels_last: bool = False,
         compile_unet: bool = False,
-        _slot: _PipelineSlot | None = None,
+        _slot: PipelineSlot | None = None,
     ) -> None:
         if pipe is None and _slot is None:
             raise TypeError(
@@ -267,7 +201,7 @@ class GenieGenerator:
         self.channels_last = channels_last
         self.compile_unet = compile_unet
         self._validate()
-        self._slot = _slot if _slot is not None else _PipelineSlot(pipe=pipe)
+        self._slot = _slot if _slot is not None else PipelineSlot(pipe=pipe)
         self._model_id = model_id
         self._model_revision = model_revision
         self._prompt_template = prompt_template
@@ -367,7 +301,7 @@ class GenieGenerator:
         if unknown:
             raise TypeError(f"Unknown setting(s) {unknown}; the settings are {list(SETTINGS)}.")
         settings.setdefault("model_id", spec.model)
-        gen = cls(_slot=_PipelineSlot(spec=spec), **settings)
+        gen = cls(_slot=PipelineSlot(spec=spec), **settings)
         gen._preset = preset  # checked against the model's family when it loads
         return gen
 
@@ -379,7 +313,7 @@ class GenieGenerator:
         model = config["model"]
         spec = ModelSpec.from_dict(dict(model)) if isinstance(model, Mapping) else make_spec(model)
         settings = {k: v for k, v in config.get("settings", {}).items() if k in SETTINGS}
-        return cls(_slot=_PipelineSlot(spec=spec), model_id=spec.model, **settings)
+        return cls(_slot=PipelineSlot(spec=spec), model_id=spec.model, **settings)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -688,7 +622,7 @@ class GenieGenerator:
             `output.kept()` is the subset the filter kept.
         """
         batch_size = self.batch_size if batch_size is None else batch_size
-        _single_thread_after_fork()
+        single_thread_after_fork()
         with self._slot.lock:
             plan = self.plan(
                 images, targets, noise_ratio, seed=seed, prompts=prompts, source_ids=source_ids, batch_size=batch_size
@@ -762,7 +696,7 @@ class GenieGenerator:
         n = len(rows_targets)
         ids = [f"txt2img-{i}" for i in range(n)] if source_ids is None else source_ids
         batch_size = self.batch_size if batch_size is None else batch_size
-        _single_thread_after_fork()
+        single_thread_after_fork()
         with self._slot.lock:
             plan = self.plan(None, rows_targets, 1.0, seed=seed, prompts=prompts, source_ids=ids, batch_size=batch_size)
             return self._run(plan, batch_size, progress, "text-to-image")

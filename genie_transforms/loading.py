@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -364,6 +365,44 @@ def _load_adapters(pipe: Any, spec: ModelSpec) -> None:
         pipe.load_textual_inversion(str(file.parent), weight_name=file.name, token=ti.token, use_safetensors=True)
 
 
+class PipelineSlot:
+    """The one door to the lazily loaded weights, shared by a generator and those derived from it
+    ([`GenieGenerator.with_settings`]): it resolves the model without loading it, loads it once, and serialises
+    as configuration (a spec) or as the caller's own pipeline."""
+
+    def __init__(self, spec: ModelSpec | None = None, pipe: Any = None) -> None:
+        self.spec, self.source = spec, pipe
+        self.pipe: Any = pipe
+        self.resolved: ResolvedModel | None = None
+        self.adapters: tuple[dict[str, Any], ...] | None = None if spec is not None else ()
+        self.lock = threading.RLock()  # one call at a time on the shared pipeline and scheduler
+
+    def resolve(self) -> ResolvedModel | None:
+        if self.spec is not None and self.resolved is None:
+            self.resolved = resolve_model(self.spec)
+        return self.resolved
+
+    def adapter_records(self) -> tuple[dict[str, Any], ...]:
+        if self.adapters is None:
+            self.adapters = () if self.spec is None else adapter_records(self.spec)
+        return self.adapters
+
+    def get(self) -> Any:
+        with self.lock:
+            if self.pipe is None:
+                assert self.spec is not None  # a slot without a spec holds the caller's pipeline
+                self.pipe, self.resolved = load_img2img_pipeline(self.spec)
+            return self.pipe
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {"spec": self.spec, "source": self.source, "resolved": self.resolved, "adapters": self.adapters}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        PipelineSlot.__init__(self, state["spec"], state["source"])
+        self.resolved, self.adapters = state["resolved"], state["adapters"]
+
+
 # ------------------------------------------------------------------------------------------------ loading
 def dtype_keyword() -> str:
     """diffusers reads `dtype` from 0.40 on and `torch_dtype` before (where `dtype` is silently ignored)."""
@@ -463,6 +502,7 @@ __all__ = [
     "OFFLOAD",
     "LoraWeights",
     "ModelSpec",
+    "PipelineSlot",
     "ResolvedModel",
     "TextualInversion",
     "adapter_records",

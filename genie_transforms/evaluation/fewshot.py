@@ -83,28 +83,28 @@ class GeneratedBank:
         a bool) as in `GenieGenerator.generate`."""
         steps = generator.num_inference_steps
         missing = sorted({k for k in keys if _key(steps, k) not in self.store}, key=str)
-        for ratio in sorted({k[2] for k in missing}):
-            todo = [k for k in missing if k[2] == ratio]
-            ids = [f"row{row}" + (f"/copy{copy}" if copy else "") for row, _, _, copy in todo]
-            targets = [t for _, t, _, _ in todo]
-            if ratio >= 1.0:
-                out = generator.text_to_image(
-                    targets, seed=self.seed, prompts=self.prompts, source_ids=ids, progress=progress
-                )
-            else:
-                out = generator.generate(
-                    [self.images[k[0]] for k in todo],
-                    targets,
-                    ratio,
-                    seed=self.seed,
-                    prompts=self.prompts,
-                    source_ids=ids,
-                    progress=progress,
-                )
-            feats = self.embedder(list(out.images))
-            for k, image, feat in zip(todo, out.images, feats):
-                self.store[_key(steps, k)] = (image, feat)
+        desc = progress if isinstance(progress, str) else "generated images"
+        with tqdm(total=len(missing), desc=desc, unit="img", disable=not progress or not missing) as bar:
+            for ratio in sorted({k[2] for k in missing}):
+                todo = [k for k in missing if k[2] == ratio]
+                self._generate(generator, todo, ratio, steps)
+                bar.update(len(todo))
         return [self.store[_key(steps, k)] for k in keys]
+
+    def _generate(self, generator: GenieGenerator, todo: list[tuple[int, int, float, int]], ratio: float, steps: int):
+        """Generate and embed the images of one noise ratio into the store (one engine call)."""
+        ids = [f"row{row}" + (f"/copy{copy}" if copy else "") for row, _, _, copy in todo]
+        targets = [t for _, t, _, _ in todo]
+        if ratio >= 1.0:
+            out = generator.text_to_image(targets, seed=self.seed, prompts=self.prompts, source_ids=ids, progress=False)
+        else:
+            sources = [self.images[k[0]] for k in todo]
+            out = generator.generate(
+                sources, targets, ratio, seed=self.seed, prompts=self.prompts, source_ids=ids, progress=False
+            )
+        feats = self.embedder(list(out.images))
+        for k, image, feat in zip(todo, out.images, feats):
+            self.store[_key(steps, k)] = (image, feat)
 
 
 def _key(steps: int, key: tuple[int, int, float, int]) -> tuple:
