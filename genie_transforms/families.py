@@ -299,12 +299,16 @@ class SD3Family(Family):
         scheduler.set_timesteps(num_inference_steps, device=self.device, **kwargs)
         return scheduler
 
+    def tokens_per_side(self, resolution: int) -> int:
+        """Image tokens along one side of the latent (the transformer's patches): what the shift depends on."""
+        return resolution // self.pipe.vae_scale_factor // int(self.denoiser.config.patch_size)
+
     def _mu(self, resolution: int) -> float:
+        """The resolution-dependent shift of a dynamically shifted schedule (as the family's pipelines compute it)."""
         from diffusers.pipelines.flux.pipeline_flux import calculate_shift
 
         config = self.pipe.scheduler.config
-        patch = int(getattr(self.denoiser.config, "patch_size", 1) or 1)
-        side = resolution // self.pipe.vae_scale_factor // (patch if self.name == "sd3" else 2)
+        side = self.tokens_per_side(resolution)
         return calculate_shift(
             side * side,
             config.get("base_image_seq_len", 256),
@@ -365,6 +369,9 @@ class FluxFamily(SD3Family):
 
     def resolution_multiple(self) -> int:
         return self.pipe.vae_scale_factor * 2
+
+    def tokens_per_side(self, resolution: int) -> int:
+        return resolution // self.pipe.vae_scale_factor // 2  # 2 x 2 latent patches are packed into one token
 
     def guided(self, guidance_scale: float) -> bool:
         return False  # the guidance scale is an input of the transformer (dev), not two passes
