@@ -220,29 +220,47 @@ def bench_ada(
     return figures
 
 
+def peer_strength(steps_run: int, num_inference_steps: int, flow: bool) -> float:
+    """A `strength` for which the family's own img2img pipeline runs exactly `steps_run` steps: Stable Diffusion's
+    pipelines run `int(n * strength)`, the flow-matching ones (SD3, Flux) start at `int(n - n * strength)`."""
+    if steps_run >= num_inference_steps:
+        return 1.0
+    return (steps_run + (-0.5 if flow else 0.5)) / num_inference_steps
+
+
 def bench_peer(
     gen: GenieGenerator, sources: list, targets: list[int], prompts: PromptMap, r: float = 0.8, repeats: int = 1
 ) -> dict[str, Any]:
-    """The strongest peer: diffusers' img2img pipeline (same weights, steps, guidance) called **once** with the whole
-    batch (a list of prompts, one strength), against the engine generating the same batch in one call. Also the
-    pixel difference between the two at the same noise: the peer's own noise tensors (recorded from its
-    scheduler's `add_noise`) are given to the engine on its VAE-mode latents."""
+    """The strongest peer: the model family's own diffusers img2img pipeline (same weights, scheduler, steps,
+    guidance) called **once** with the whole batch (a list of prompts, one strength), against the engine generating
+    the same batch in one call. Also the pixel difference between the two at the same noise: the peer's own noise
+    (recorded from its scheduler's `add_noise`, or `scale_noise` for flow matching) is given to the engine's
+    `denoise` on its VAE-mode latents (the peer samples the posterior)."""
+    import inspect
+
     from diffusers import AutoPipelineForImage2Image
 
+    from .settings import denoising_steps
+
     pipe, n, device = gen.pipe, len(sources), gen.pipe.device
+    flow = gen.family.flow
     peer = AutoPipelineForImage2Image.from_pipe(pipe)  # a plain pipeline on the same weights: no hook of ours
     peer.set_progress_bar_config(disable=True)
     texts = [prompts.prompt(t) for t in targets]
     seeds = [derive_seed(0, f"bench-{i}", t) for i, t in enumerate(targets)]
+    size = {"height": gen.resolution, "width": gen.resolution}
+    accepted = inspect.signature(peer.__call__).parameters
+    strength = peer_strength(denoising_steps(r, gen.num_inference_steps), gen.num_inference_steps, flow)
 
     def peer_call() -> list:
         return peer(
             prompt=texts,
             image=list(sources),
-            strength=r,
+            strength=strength,
             num_inference_steps=gen.num_inference_steps,
             guidance_scale=gen.guidance_scale,
             generator=[torch_generator(s) for s in seeds],
+            **{k: v for k, v in size.items() if k in accepted},
         ).images
 
     ids = [f"bench-{i}" for i in range(n)]
@@ -250,19 +268,20 @@ def bench_peer(
         gen.generate, sources, targets, r, seed=0, prompts=prompts, source_ids=ids, batch_size=n
     )
     peer_s, engine_s = timed_pair(peer_call, engine_call, device, repeats)
-    # the same noise: record the peer's, then run the engine's pipeline call with it
+    # the same noise: record the peer's, then denoise the engine's plan with it
     captured: list[torch.Tensor] = []
-    add_noise = peer.scheduler.add_noise
+    name = "scale_noise" if flow else "add_noise"
+    noising = getattr(peer.scheduler, name)
 
-    def recording(original: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
-        captured.append(noise.detach().cpu())
-        return add_noise(original, noise, timesteps)
+    def recording(*args: Any) -> torch.Tensor:
+        captured.append((args[2] if flow else args[1]).detach().cpu())  # (sample, t, noise) / (sample, noise, t)
+        return noising(*args)
 
-    peer.scheduler.add_noise = recording
+    setattr(peer.scheduler, name, recording)
     try:
         peer_images = peer_call()
     finally:
-        peer.scheduler.add_noise = add_noise
+        setattr(peer.scheduler, name, noising)
     plan = gen.plan(sources, targets, r, seed=0, prompts=prompts, source_ids=ids, batch_size=n)
     engine_images = [tensor_to_pil(t) for t in gen.denoise(plan, list(range(n)), noise=captured[0])]
     diff = np.abs(
@@ -270,6 +289,7 @@ def bench_peer(
         - np.stack([np.asarray(b, dtype=np.int16) for b in engine_images])
     )
     return {
+        "family": gen.model_family,
         "images": n,
         "peer_images_per_s": n / peer_s,
         "engine_images_per_s": n / engine_s,
@@ -437,6 +457,7 @@ __all__ = [
     "naive_loop",
     "oracle_consistency",
     "peak_memory_mb",
+    "peer_strength",
     "timed",
     "timed_pair",
     "unet_floor",
