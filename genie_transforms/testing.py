@@ -19,19 +19,23 @@ from transformers import CLIPTextConfig, CLIPTextModel
 from .digits.vocab import build_clip_tokenizer
 
 TINY_RESOLUTION = 32
+TINY_UNET: dict[str, Any] = {
+    "sample_size": TINY_RESOLUTION // 4,
+    "in_channels": 4,
+    "out_channels": 4,
+    "block_out_channels": (16, 32),
+    "layers_per_block": 1,
+    "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
+    "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D"),
+}
+"""The tiny UNet's shape, shared by the Stable Diffusion and SDXL test pipelines."""
 
 
 def make_tiny_pipeline(seed: int = 0) -> StableDiffusionImg2ImgPipeline:
     """A randomly initialised Stable Diffusion img2img pipeline at 32 x 32 px (a few hundred thousand weights)."""
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(
-        sample_size=TINY_RESOLUTION // 4,
-        in_channels=4,
-        out_channels=4,
-        block_out_channels=(16, 32),
-        layers_per_block=1,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        **TINY_UNET,
         cross_attention_dim=32,
         attention_head_dim=4,
         norm_num_groups=8,
@@ -133,13 +137,7 @@ def make_tiny_family_pipeline(family: str = "sd", seed: int = 0) -> Any:
     tokenizer = build_clip_tokenizer(["photo", "the", "digit"])
     if family == "sdxl":
         unet = UNet2DConditionModel(
-            sample_size=TINY_RESOLUTION // 4,
-            in_channels=4,
-            out_channels=4,
-            block_out_channels=(16, 32),
-            layers_per_block=1,
-            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            **TINY_UNET,
             attention_head_dim=(2, 4),
             use_linear_projection=True,
             addition_embed_type="text_time",
@@ -300,6 +298,7 @@ __all__ = [
     "SD15_RESOLUTION",
     "TINY_FAMILIES",
     "TINY_RESOLUTION",
+    "TINY_UNET",
     "make_sd15_random_pipeline",
     "make_tiny_family_pipeline",
     "make_tiny_pipeline",
