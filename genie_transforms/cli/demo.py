@@ -144,10 +144,15 @@ def write_pictures(gen, prompts, images, labels, classes, embedder, args, out: P
 
 
 def summary_lines(results: dict) -> list[str]:
-    """The results table and the paired differences, as printed."""
+    """The results table and the paired differences, as printed (one episode has no interval: it says so)."""
+    single = results["episodes"] < 2
     lines = ["| method | accuracy (95% interval) |", "| --- | --- |"]
-    lines += [f"| {m} | {100 * row['mean']:.1f} +- {100 * row['ci95']:.1f} |" for m, row in results["methods"].items()]
-    if results["paired"]:
+    lines += [
+        f"| {m} | {100 * row['mean']:.1f}"
+        + (" (one episode: no interval) |" if single else f" +- {100 * row['ci95']:.1f} |")
+        for m, row in results["methods"].items()
+    ]
+    if results["paired"] and not single:
         lines += [
             "",
             "Paired differences over the same episodes (points, 95% interval, paired t):",

@@ -40,3 +40,17 @@ def test_demo_runs_end_to_end_on_a_reduced_setting(tmp_path, capsys):
     assert len(records) == 2 * 7 and {r["noise_ratio"] for r in records} == {0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0}
     out = capsys.readouterr().out
     assert "| genie_ada |" in out and "results.json" in out
+
+
+def test_one_episode_has_no_interval_and_the_table_says_so():
+    from genie_transforms.cli.demo import summary_lines
+
+    results = {
+        "episodes": 1,
+        "methods": {"none": {"mean": 0.4, "ci95": 0.0}, "genie": {"mean": 0.56, "ci95": 0.0}},
+        "paired": {"genie - none": {"mean": 0.16, "low": float("-inf"), "high": float("inf"), "significant": False}},
+    }
+    text = "\n".join(summary_lines(results))
+    assert "| genie | 56.0 (one episode: no interval) |" in text and "inf" not in text and "+-" not in text
+    results["episodes"] = 3
+    assert "| genie | 56.0 +- 0.0 |" in "\n".join(summary_lines(results))
