@@ -81,3 +81,14 @@ def pooled(x):
 
     q = torch.nn.functional.adaptive_avg_pool2d(x, 2).flatten(1)
     return torch.cat([x.mean(dim=(2, 3)), q], dim=1)
+
+
+def save_image_folder(root, classes=("cat", "dog"), per_class=2, size=(32, 32), suffix="png"):
+    """An imagefolder tree under `root` (one folder of random RGB images per class); returns `root`."""
+    rng = np.random.default_rng(0)
+    for name in classes:
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i}.{suffix}")
+    return root

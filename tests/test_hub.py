@@ -10,7 +10,6 @@ import pytest
 import yaml
 from datasets import ClassLabel, Dataset, load_dataset
 from datasets import Image as ImageFeature
-from PIL import Image
 
 from genie_transforms import GenieGenerator, __version__
 from genie_transforms.ada import GenieAda, class_prototypes
@@ -26,7 +25,7 @@ from genie_transforms.hub import (
     regenerate_ada_images,
 )
 
-from .helpers import card_info, pooled
+from .helpers import card_info, pooled, save_image_folder
 
 NAMES = ["cat", "dog", "car", "boat"]
 GRID = (0.5, 0.6, 0.7, 0.8, 0.9)
@@ -101,13 +100,7 @@ def test_the_bundled_models_card_credits_the_digits(splits, tmp_path):
 
 
 def test_an_image_folder_source_is_embedded_and_survives_the_folder(tiny_generator, tmp_path):
-    rng = np.random.default_rng(0)
-    for name in ("cat", "dog"):
-        (tmp_path / "src" / name).mkdir(parents=True)
-        for i in range(2):
-            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
-                tmp_path / "src" / name / f"{i}.png"
-            )
+    save_image_folder(tmp_path / "src")
     source = load_dataset("imagefolder", data_dir=str(tmp_path / "src"), split="train", cache_dir=str(tmp_path / "c"))
     rows = generate_hard_negatives(source, tiny_generator, noise_ratio=1.0, keep_original=True)
     built = build_dataset_folder(tmp_path / "repo", {"genie": {"train": rows}}, card_info())

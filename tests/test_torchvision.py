@@ -14,6 +14,8 @@ from torchvision.transforms import v2
 
 from genie_transforms.torchvision import GenieTransform
 
+from .helpers import save_image_folder
+
 
 @pytest.fixture
 def pil_image():
@@ -148,13 +150,7 @@ def test_clear_errors(bank_path, pil_image, tiny_generator):
 @pytest.fixture
 def image_folder(tmp_path):
     """An ImageFolder tree of 4 classes (c0..c3, indices 0..3 as in the bank) with 2 photo-sized JPEGs each."""
-    rng = np.random.default_rng(0)
-    for c in range(4):
-        (tmp_path / "photos" / f"c{c}").mkdir(parents=True)
-        for i in range(2):
-            pixels = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
-            Image.fromarray(pixels).save(tmp_path / "photos" / f"c{c}" / f"{i}.jpg")
-    return tmp_path / "photos"
+    return save_image_folder(tmp_path / "photos", [f"c{c}" for c in range(4)], size=(64, 48), suffix="jpg")
 
 
 def test_imagefolder_transform_that_sees_only_the_image_is_pointed_at_the_recipe(image_folder, bank_path):

@@ -1,12 +1,11 @@
 import json
 
-import numpy as np
 import pytest
 from datasets import load_dataset
 
 from genie_transforms.cli import main
 
-from ..helpers import generate_args
+from ..helpers import generate_args, save_image_folder
 
 
 @pytest.fixture
@@ -22,15 +21,7 @@ def test_generate_command_errors_are_clear(source_dir, tiny_model_path, tmp_path
 
 
 def test_generate_reads_an_imagefolder(tiny_model_path, tmp_path):
-    rng = np.random.default_rng(0)
-    for name in ("cat", "dog"):
-        (tmp_path / "folder" / name).mkdir(parents=True)
-        for i in range(2):
-            from PIL import Image
-
-            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
-                tmp_path / "folder" / name / f"{i}.png"
-            )
+    save_image_folder(tmp_path / "folder")
     out = tmp_path / "job"
     assert main(generate_args(tmp_path / "folder", tiny_model_path, out)) == 0
     ds = load_dataset(str(out / "dataset"), split="train")
@@ -117,15 +108,7 @@ def test_a_resume_accepts_the_same_data_and_model_however_their_paths_are_spelle
 def test_errors_a_newcomer_meets_name_the_file_the_flag_and_the_fix(tiny_model_path, tmp_path, capsys):
     """A truncated JPEG in an imagefolder is named by its file, with the command line's own flag; the bundled digits
     model on other data is refused with the fix for the flag that was given (generate has no --embedder)."""
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    for name in ("cat", "dog"):
-        (tmp_path / "photos" / name).mkdir(parents=True)
-        for i in range(2):
-            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
-                tmp_path / "photos" / name / f"{i}.jpg"
-            )
+    save_image_folder(tmp_path / "photos", suffix="jpg")
     broken = tmp_path / "photos" / "dog" / "1.jpg"
     broken.write_bytes(broken.read_bytes()[:200])  # truncated
     assert main(generate_args(tmp_path / "photos", tiny_model_path, tmp_path / "job")) == 1
