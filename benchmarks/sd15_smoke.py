@@ -16,11 +16,11 @@ import numpy as np
 from PIL import Image
 
 from genie_transforms import GenieGenerator
-from genie_transforms.testing import make_sd15_random_pipeline
+from genie_transforms.architectures import make_random_pipeline
 
 if __name__ == "__main__":
     started = time.time()
-    pipe = make_sd15_random_pipeline()
+    pipe = make_random_pipeline("sd15-random")
     built = time.time()
     gen = GenieGenerator(pipe, num_inference_steps=2, progress=False)
     image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (512, 512, 3), dtype=np.uint8))

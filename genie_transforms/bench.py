@@ -65,6 +65,30 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _peer_pipeline(gen: GenieGenerator) -> Any:
+    """The model family's own diffusers img2img pipeline on the engine's weights (no hook of ours)."""
+    from diffusers import AutoPipelineForImage2Image
+
+    peer = AutoPipelineForImage2Image.from_pipe(gen.pipe)
+    peer.set_progress_bar_config(disable=True)
+    return peer
+
+
+def _peer_call(gen: GenieGenerator, peer: Any, r: float) -> Callable[..., Any]:
+    """A call of `peer` that runs the steps the engine runs at `r`, at the engine's settings and resolution."""
+    import inspect
+
+    from .settings import denoising_steps
+
+    steps = gen.num_inference_steps
+    strength = peer_strength(denoising_steps(r, steps), steps, gen.family.flow)
+    accepted = inspect.signature(peer.__call__).parameters
+    size = {k: gen.resolution for k in ("height", "width") if k in accepted}
+    return functools.partial(
+        peer, strength=strength, num_inference_steps=steps, guidance_scale=gen.guidance_scale, **size
+    )
+
+
 def naive_loop(
     gen: GenieGenerator,
     sources: Sequence[Image.Image],
@@ -73,37 +97,32 @@ def naive_loop(
     prompts: PromptMap,
     seed: int = 0,
 ) -> list:
-    """The reference code's way: the diffusers img2img pipeline called once per image, with its own preprocessing."""
-    out = []
-    for i, (image, t) in enumerate(zip(sources, targets)):
-        result = gen.pipe(
-            prompt=prompts.prompt(t),
-            image=image,
-            strength=r,
-            num_inference_steps=gen.num_inference_steps,
-            guidance_scale=gen.guidance_scale,
-            generator=torch_generator(derive_seed(seed, str(i), t)),
-        )
-        out.append(result.images[0])
-    return out
+    """The reference code's way: the family's diffusers img2img pipeline called once per image, with its own
+    preprocessing."""
+    call = _peer_call(gen, _peer_pipeline(gen), r)
+    return [
+        call(prompt=prompts.prompt(t), image=image, generator=torch_generator(derive_seed(seed, str(i), t))).images[0]
+        for i, (image, t) in enumerate(zip(sources, targets))
+    ]
 
 
-def unet_floor(gen: GenieGenerator, batch: int, r: float) -> Callable[[], None]:
-    """The same UNet forward passes alone (steps run x guided batch) on tensors of the same shapes: the physical
-    floor of a generation for this model, step count and batch."""
-    pipe = gen.pipe
-    steps = int(gen.num_inference_steps * r)
-    cfg = gen.guidance_scale > 1
-    size = gen.resolution // pipe.vae_scale_factor
-    rows = batch * (2 if cfg else 1)
-    latents = torch.randn(rows, pipe.unet.config.in_channels, size, size, device=pipe.device, dtype=pipe.unet.dtype)
-    embeds = pipe.encode_prompt(["a photo"], pipe.device, 1, False)[0].repeat(rows, 1, 1)
-    timesteps = torch.linspace(999 * r, 1, steps).long().to(pipe.device)
+def denoiser_floor(gen: GenieGenerator, generate: Callable[[], Any]) -> Callable[[], None]:
+    """The denoiser's (UNet's or transformer's) forward passes of one `generate()` run, recorded with their inputs
+    and replayed alone: the physical floor of that generation for this model, steps and batch."""
+    calls: list[tuple[tuple, dict]] = []
+    denoiser = gen.family.denoiser
+    hook = denoiser.register_forward_pre_hook(
+        lambda _module, args, kwargs: calls.append((args, kwargs)), with_kwargs=True
+    )
+    try:
+        generate()
+    finally:
+        hook.remove()
 
     def run() -> None:
         with torch.inference_mode():
-            for t in timesteps:
-                pipe.unet(latents, t, encoder_hidden_states=embeds, return_dict=False)
+            for args, kwargs in calls:
+                denoiser(*args, **kwargs)
 
     return run
 
@@ -117,7 +136,7 @@ def bench_throughput(
     batch_sizes: Sequence[int] = (1, 4, 16),
     repeats: int = 1,
 ) -> dict[str, Any]:
-    """Images per second of the engine at each batch size and of the naive loop, with the UNet-only floor."""
+    """Images per second of the engine at each batch size and of the naive loop, with the denoiser-only floor."""
     device = gen.pipe.device
     n = len(sources)
     naive = timed(lambda: naive_loop(gen, sources, targets, r, prompts), device, repeats)
@@ -132,7 +151,17 @@ def bench_throughput(
             repeats,
         )
     best = max(batch_sizes)
-    floor = sum(timed(unet_floor(gen, min(best, n - s), r), device, repeats) for s in range(0, n, best))
+    gen.clear_cache()
+    floor = timed(
+        denoiser_floor(
+            gen,
+            functools.partial(
+                gen.generate, sources, targets, r, seed=0, prompts=prompts, batch_size=best, progress=False
+            ),
+        ),
+        device,
+        repeats,
+    )
     return {
         "images": n,
         "noise_ratio": r,
@@ -140,9 +169,9 @@ def bench_throughput(
         "naive_images_per_s": n / naive,
         "engine_images_per_s": {str(bs): n / t for bs, t in engine.items()},
         "speedup_vs_naive": {str(bs): naive / t for bs, t in engine.items()},
-        "unet_floor_s": floor,
+        "denoiser_floor_s": floor,
         "engine_s_at_best_batch": engine[best],
-        "overhead_over_unet_floor": engine[best] / floor,
+        "overhead_over_denoiser_floor": engine[best] / floor,
         "peak_memory_mb": peak_memory_mb(device),
     }
 
@@ -236,32 +265,14 @@ def bench_peer(
     the same batch in one call. Also the pixel difference between the two at the same noise: the peer's own noise
     (recorded from its scheduler's `add_noise`, or `scale_noise` for flow matching) is given to the engine's
     `denoise` on its VAE-mode latents (the peer samples the posterior)."""
-    import inspect
-
-    from diffusers import AutoPipelineForImage2Image
-
-    from .settings import denoising_steps
-
-    pipe, n, device = gen.pipe, len(sources), gen.pipe.device
-    flow = gen.family.flow
-    peer = AutoPipelineForImage2Image.from_pipe(pipe)  # a plain pipeline on the same weights: no hook of ours
-    peer.set_progress_bar_config(disable=True)
+    n, device, flow = len(sources), gen.pipe.device, gen.family.flow
+    peer = _peer_pipeline(gen)
+    call = _peer_call(gen, peer, r)
     texts = [prompts.prompt(t) for t in targets]
     seeds = [derive_seed(0, f"bench-{i}", t) for i, t in enumerate(targets)]
-    size = {"height": gen.resolution, "width": gen.resolution}
-    accepted = inspect.signature(peer.__call__).parameters
-    strength = peer_strength(denoising_steps(r, gen.num_inference_steps), gen.num_inference_steps, flow)
 
     def peer_call() -> list:
-        return peer(
-            prompt=texts,
-            image=list(sources),
-            strength=strength,
-            num_inference_steps=gen.num_inference_steps,
-            guidance_scale=gen.guidance_scale,
-            generator=[torch_generator(s) for s in seeds],
-            **{k: v for k, v in size.items() if k in accepted},
-        ).images
+        return call(prompt=texts, image=list(sources), generator=[torch_generator(s) for s in seeds]).images
 
     ids = [f"bench-{i}" for i in range(n)]
     engine_call = functools.partial(
@@ -454,11 +465,11 @@ __all__ = [
     "bench_peer",
     "bench_throughput",
     "bench_training",
+    "denoiser_floor",
     "naive_loop",
     "oracle_consistency",
     "peak_memory_mb",
     "peer_strength",
     "timed",
     "timed_pair",
-    "unet_floor",
 ]

@@ -221,87 +221,11 @@ def save_tiny_pipeline(path: str | Path, seed: int = 0, family: str = "sd") -> P
     return path
 
 
-SD15_RESOLUTION = 512
-
-
-def sd15_configs() -> dict[str, dict[str, Any]]:
-    """The published Stable Diffusion 1.5 configurations of the UNet, the VAE and the text encoder (CLIP ViT-L/14's
-    text tower), for [`make_sd15_random_pipeline`]."""
-    return {
-        "unet": {
-            "sample_size": SD15_RESOLUTION // 8,
-            "in_channels": 4,
-            "out_channels": 4,
-            "down_block_types": ("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
-            "up_block_types": ("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
-            "block_out_channels": (320, 640, 1280, 1280),
-            "layers_per_block": 2,
-            "cross_attention_dim": 768,
-            "attention_head_dim": 8,
-            "norm_num_groups": 32,
-        },
-        "vae": {
-            "in_channels": 3,
-            "out_channels": 3,
-            "down_block_types": ("DownEncoderBlock2D",) * 4,
-            "up_block_types": ("UpDecoderBlock2D",) * 4,
-            "block_out_channels": (128, 256, 512, 512),
-            "layers_per_block": 2,
-            "latent_channels": 4,
-            "norm_num_groups": 32,
-            "sample_size": SD15_RESOLUTION,
-            "scaling_factor": 0.18215,
-        },
-        "text_encoder": {
-            "vocab_size": 49408,
-            "hidden_size": 768,
-            "intermediate_size": 3072,
-            "num_hidden_layers": 12,
-            "num_attention_heads": 12,
-            "max_position_embeddings": 77,
-            "hidden_act": "quick_gelu",
-            "projection_dim": 768,
-        },
-    }
-
-
-def make_sd15_random_pipeline(seed: int = 0, dtype: torch.dtype = torch.float32) -> StableDiffusionImg2ImgPipeline:
-    """A pipeline with Stable Diffusion 1.5's architecture and random weights (about 1.07 billion parameters, 512
-    px), built in code: images/s, memory and the floor ratio of SD 1.5 can be measured with no download. Its
-    tokenizer is the small in-code one (the embedding table keeps CLIP's 49,408 rows), so prompts cost the same."""
-    torch.manual_seed(seed)
-    configs = sd15_configs()
-    tokenizer = build_clip_tokenizer(["photo", "the", "digit"])
-    text = CLIPTextConfig(
-        **configs["text_encoder"],
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    scheduler = DPMSolverMultistepScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", algorithm_type="dpmsolver++", steps_offset=1
-    )
-    pipe: Any = StableDiffusionImg2ImgPipeline(
-        vae=AutoencoderKL(**configs["vae"]),
-        text_encoder=CLIPTextModel(text),
-        tokenizer=tokenizer,
-        unet=UNet2DConditionModel(**configs["unet"]),
-        scheduler=scheduler,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    return pipe if dtype == torch.float32 else pipe.to(dtype=dtype)
-
-
 __all__ = [
-    "SD15_RESOLUTION",
     "TINY_FAMILIES",
     "TINY_RESOLUTION",
     "TINY_UNET",
-    "make_sd15_random_pipeline",
     "make_tiny_family_pipeline",
     "make_tiny_pipeline",
     "save_tiny_pipeline",
-    "sd15_configs",
 ]

@@ -1,10 +1,12 @@
 """`genie bench`: measured speed of the engine, printed and written as JSON.
 
-On one model (the shipped `genie-tiny-digits` by default; `tiny` for the random test pipeline; `sd15-random` for
-Stable Diffusion 1.5's architecture with random weights, built in code, 512 px; or any Hub id or folder), in one
-run: images per second of GenieGenerator at several batch sizes against the reference code's per-image loop on
-the same model, steps and r, and against diffusers' img2img pipeline called once with the whole batch (the
-strongest peer), with the pixel difference at the same noise; the time over the UNet-only floor; peak memory; on
+On one model (the shipped `genie-tiny-digits` by default; `tiny` for the random test pipeline; `sd15-random`,
+`sdxl-random`, `sd3-random` or `flux-random` for Stable Diffusion 1.5's, SDXL's, SD3.5 medium's or (at reduced depth)
+Flux's architecture with random weights, built in code; or any Hub id or folder of a supported family), in one run:
+images per second of GenieGenerator at several batch sizes against the reference code's per-image loop on the same
+model, steps and r, and against the family's own diffusers img2img pipeline called once with the whole batch (the
+strongest peer), with the pixel difference at the same noise; the time over the denoiser-only floor (the same
+UNet or transformer passes replayed alone); peak memory; on
 the digits model, the cost of exact and cheap GeNIe-Ada with cheap Ada's cost-agreement curve, the `fast` preset's
 label consistency, and the training throughput of a DataLoader with GenieTransform (both hosts, 0 and 2 workers).
 """
@@ -18,14 +20,18 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..architectures import RANDOM_MODELS
 from .common import add_parser, report
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = add_parser(sub, "bench", "measure the engine's speed (printed and written as JSON)", __doc__)
     parser.add_argument(
-        "--model", default="genie-tiny-digits", help="genie-tiny-digits, tiny, sd15-random, or a Hub id / folder"
+        "--model",
+        default="genie-tiny-digits",
+        help=f"genie-tiny-digits, tiny, {', '.join(RANDOM_MODELS)} (random weights), or a Hub id / folder",
     )
+    parser.add_argument("--resolution", type=int, default=None, help="image side in pixels (default: the model's own)")
     parser.add_argument("--dtype", default=None, help="float16 / bfloat16 / float32 (default: float16 on CUDA)")
     parser.add_argument("--images", type=int, default=16, help="images per measurement (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=50, help="denoising steps of the full schedule")
@@ -76,13 +82,18 @@ def run(args: argparse.Namespace) -> int:
     model = args.model
     if model == "tiny":
         model = str(save_tiny_pipeline(Path(tempfile.mkdtemp()) / "tiny-sd"))
-    settings = {"num_inference_steps": args.steps, "progress": False, "channels_last": args.channels_last}
-    if model == "sd15-random":
-        from ..testing import make_sd15_random_pipeline
+    settings = {
+        "num_inference_steps": args.steps,
+        "progress": False,
+        "channels_last": args.channels_last,
+        "resolution": args.resolution,
+    }
+    if model in RANDOM_MODELS:
+        from ..architectures import make_random_pipeline
 
         device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = getattr(torch, args.dtype or ("float16" if device == "cuda" else "float32"))
-        pipe: Any = make_sd15_random_pipeline(dtype=dtype)
+        pipe: Any = make_random_pipeline(model, dtype=dtype)
         gen = GenieGenerator(pipe.to(device), compile_unet=args.compile, **settings)
     else:
         dtype_arg = {"dtype": args.dtype} if args.dtype else {}
@@ -110,23 +121,31 @@ def run(args: argparse.Namespace) -> int:
         "threads": torch.get_num_threads(),
         "cpu": platform.processor() or platform.machine(),
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-        "dtype": str(gen.pipe.unet.dtype),
+        "architecture": RANDOM_MODELS.get(args.model),
+        "family": gen.model_family,
+        "resolution": gen.resolution,
+        "dtype": str(gen.family.dtype),
     }
+    if args.model in RANDOM_MODELS:
+        print(f"{args.model}: {RANDOM_MODELS[args.model]}")
     figures["throughput"] = t = bench_throughput(
         gen, sources, targets, prompts, args.noise_ratio, args.batch_sizes, args.repeats
     )
-    print(f"{args.model} on {figures['device']}, {args.images} images, r = {args.noise_ratio}, {args.steps} steps")
+    print(
+        f"{args.model} ({gen.model_family}, {gen.resolution} px) on {figures['device']}, {args.images} images, "
+        f"r = {args.noise_ratio}, {args.steps} steps"
+    )
     print("| batch | images/s | x naive loop |\n| --- | --- | --- |")
     print(f"| naive (1 call per image) | {t['naive_images_per_s']:.2f} | 1.00 |")
     for bs, ips in t["engine_images_per_s"].items():
         print(f"| {bs} | {ips:.2f} | {t['speedup_vs_naive'][bs]:.2f} |")
     print(
-        f"UNet-only floor {t['unet_floor_s']:.2f} s; engine {t['engine_s_at_best_batch']:.2f} s "
-        f"({t['overhead_over_unet_floor']:.2f}x the floor); peak memory {t['peak_memory_mb']:.0f} MiB"
+        f"denoiser-only floor {t['denoiser_floor_s']:.2f} s; engine {t['engine_s_at_best_batch']:.2f} s "
+        f"({t['overhead_over_denoiser_floor']:.2f}x the floor); peak memory {t['peak_memory_mb']:.0f} MiB"
     )
     figures["peer"] = peer = bench_peer(gen, sources, targets, prompts, args.noise_ratio, args.repeats)
     print(
-        f"diffusers img2img called once with all {peer['images']} images: {peer['peer_images_per_s']:.2f} images/s; "
+        f"diffusers' {peer['family']} img2img called once with all {peer['images']} images: {peer['peer_images_per_s']:.2f} images/s; "
         f"the engine {peer['engine_images_per_s']:.2f} ({peer['engine_vs_peer']:.2f}x); at the same noise the "
         f"images differ by {peer['pixel_difference_same_noise']['mean']:.2f} levels on average "
         f"(max {peer['pixel_difference_same_noise']['max']})"
