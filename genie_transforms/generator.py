@@ -9,101 +9,37 @@ import logging
 import numbers
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ._version import __version__
 from .errors import GenieWarning
-from .families import Family, StartLevel, family_for, family_name, sd15_snr
+from .families import Family, family_for, family_name
 from .filtering import HardNegativeFilter
 from .forking import single_thread_after_fork
-from .images import (
-    ImageSpec,
-    content_hash,
-    fit_square,
-    join_batch,
-    pil_to_tensor,
-    restore,
-    split_batch,
-    tensor_to_pil,
-    to_rgb,
-)
-from .loading import LoraWeights, ModelSpec, PipelineSlot, TextualInversion, make_spec
+from .images import split_batch
+from .loading import LoraWeights, ModelSpec, PipelineSlot, TextualInversion, make_spec, weights_identity
 from .outputs import GenieOutput, GenieRecord, GenieSweep, apply_filter
+from .plans import GenerationPlan, PromptCache, UnknownLabelError, build_plan, per_row, plan_output
 from .prompts import DEFAULT_TEMPLATE, PromptMap
-from .seeding import NOISE_SCHEME, SEED_SCHEME, check_seed, derive_seed, row_noise, torch_generator
+from .seeding import NOISE_SCHEME, SEED_SCHEME, row_noise, torch_generator
 from .settings import (
     FAMILY_DEFAULTS,
     FLOW_SCHEDULERS,
-    NOISE_RULES,
     PRESET_FAMILIES,
     PRESETS,
     SCHEDULERS,
     SETTINGS,
     TIMESTEP_SPACINGS,
+    GenerationSettings,
     as_scalar,
     check_noise_ratio,
-    check_settings,
     denoising_steps,
 )
 
 logger = logging.getLogger(__name__)
-
-
-class UnknownLabelError(KeyError, ValueError):
-    """A label that the prompt map does not know (a `KeyError` and a `ValueError`, with a readable message)."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
-
-def _check_target(value: Any) -> int | str:
-    value = as_scalar(value)
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, str)):
-        raise TypeError(f"A target must be an int class index or a class name, got {value!r}.")
-    return value if isinstance(value, str) else int(value)
-
-
-@dataclass
-class GenerationPlan:
-    """One validated call, ready to denoise ([`GenieGenerator.plan`]): per-row values, the start of each noise ratio,
-    and the cached source latents and prompt embeddings the rows index."""
-
-    specs: list[ImageSpec]
-    batch_kind: str | None
-    keys: list[str]
-    ids: list[str]
-    targets: list[int]
-    names: list[str]
-    ratios: list[float]
-    prompts: list[str]
-    templates: list[str | None]
-    seed: int
-    noise_seeds: list[int]
-    latents: dict[str, torch.Tensor]
-    embeds: dict[str, dict[str, torch.Tensor]]
-    starts: dict[float, StartLevel]
-    resolution: int
-
-    def chunks(self, batch_size: int):
-        """(r, row indices) groups: rows with the same r, at most `batch_size` at a time, in r order."""
-        for r in sorted(set(self.ratios)):
-            group = [i for i, ri in enumerate(self.ratios) if ri == r]
-            for start in range(0, len(group), batch_size):
-                yield r, group[start : start + batch_size]
-
-    def embeddings(self, rows: list[int]) -> dict[str, torch.Tensor]:
-        """The prompt embeddings of these rows, stacked (what the family's denoiser takes)."""
-        first = self.embeds[self.prompts[rows[0]]]
-        return {
-            name: value if name == "text_ids" else torch.cat([self.embeds[self.prompts[i]][name] for i in rows])
-            for name, value in first.items()
-        }
 
 
 class GenieGenerator:
@@ -122,7 +58,8 @@ class GenieGenerator:
         model_id (`str`, *optional*):
             Recorded in provenance; taken from the pipeline's config when not given.
         model_revision (`str`, *optional*):
-            Recorded in provenance (the Hub commit, or a content hash of a local folder, for [`from_pretrained`]).
+            Recorded in provenance (the Hub commit, or a content hash of a local folder, for [`from_pretrained`]);
+            for a pipeline object, the hash of its weights by default, so that other weights never reuse a cache.
         prompt_template (`str`, *optional*):
             The template the model was trained with (one `{}`); a model folder declares it in `genie.json`.
         num_inference_steps (`int`, *optional*):
@@ -189,18 +126,19 @@ class GenieGenerator:
             )
         if prompt_template is not None:
             PromptMap(["x"], template=prompt_template)  # validates the template
-        self._steps_setting = num_inference_steps
-        self._guidance_setting = None if guidance_scale is None else guidance_scale
-        self.scheduler = scheduler
-        self.noise_rule = noise_rule
-        self.timestep_spacing = timestep_spacing
-        self.resolution_setting = resolution
-        self.batch_size = batch_size
-        self.min_image_size = min_image_size
-        self.progress = progress
-        self.channels_last = channels_last
-        self.compile_unet = compile_unet
-        self._validate()
+        self.options = GenerationSettings(
+            num_inference_steps=num_inference_steps,
+            guidance_scale=guidance_scale,
+            scheduler=scheduler,
+            noise_rule=noise_rule,
+            timestep_spacing=timestep_spacing,
+            resolution=resolution,
+            batch_size=batch_size,
+            min_image_size=min_image_size,
+            progress=progress,
+            channels_last=channels_last,
+            compile_unet=compile_unet,
+        )
         self._slot = _slot if _slot is not None else PipelineSlot(pipe=pipe)
         self._model_id = model_id
         self._model_revision = model_revision
@@ -209,30 +147,10 @@ class GenieGenerator:
         self._adapter: Family | None = None
         self._family: str | None = None
         self._preset: str | None = None
-        self._prompt_cache: dict[tuple[str, bool], dict[str, torch.Tensor]] = {}
+        self._prompt_cache = PromptCache()
         self._warned_templates: set[str] = set()
         if pipe is not None:
             self.load()
-
-    def _validate(self) -> None:
-        check_settings(
-            1 if self._steps_setting is None else self._steps_setting,
-            0.0 if self._guidance_setting is None else self._guidance_setting,
-            self.batch_size,
-        )
-        if self.noise_rule not in NOISE_RULES:
-            raise ValueError(f"`noise_rule` must be one of {NOISE_RULES}, got {self.noise_rule!r}.")
-        if self.scheduler is not None and self.scheduler not in SCHEDULERS:
-            raise ValueError(f"Unknown scheduler {self.scheduler!r}; choose one of {sorted(SCHEDULERS)}.")
-        if self.timestep_spacing is not None and self.timestep_spacing not in TIMESTEP_SPACINGS:
-            raise ValueError(
-                f"`timestep_spacing` must be one of {TIMESTEP_SPACINGS} or None, got {self.timestep_spacing!r}."
-            )
-        res = self.resolution_setting
-        if res is not None and (isinstance(res, bool) or not isinstance(res, int) or res < 8):
-            raise ValueError(f"`resolution` must be an int >= 8 (a multiple of the VAE's scale), got {res!r}.")
-        if isinstance(self.min_image_size, bool) or not isinstance(self.min_image_size, int) or self.min_image_size < 1:
-            raise ValueError(f"`min_image_size` must be an int >= 1, got {self.min_image_size!r}.")
 
     # ----------------------------------------------------------------------------------------- loading
     @classmethod
@@ -293,15 +211,9 @@ class GenieGenerator:
             lora=lora,
             textual_inversion=textual_inversion,
         )
-        if preset is not None:
-            if preset not in PRESETS:
-                raise ValueError(f"Unknown preset {preset!r}; choose one of {sorted(PRESETS)}.")
-            settings = {**PRESETS[preset], **settings}
-        unknown = sorted(set(settings) - set(SETTINGS) - {"model_id", "model_revision", "prompt_template"})
-        if unknown:
-            raise TypeError(f"Unknown setting(s) {unknown}; the settings are {list(SETTINGS)}.")
-        settings.setdefault("model_id", spec.model)
-        gen = cls(_slot=PipelineSlot(spec=spec), **settings)
+        provenance = {k: settings.pop(k) for k in ("model_id", "model_revision", "prompt_template") if k in settings}
+        provenance.setdefault("model_id", spec.model)
+        gen = cls(_slot=PipelineSlot(spec=spec), **GenerationSettings.make(preset, **settings).to_dict(), **provenance)
         gen._preset = preset  # checked against the model's family when it loads
         return gen
 
@@ -323,7 +235,7 @@ class GenieGenerator:
             raise ValueError(
                 "This GenieGenerator wraps an in-memory pipeline; build it with from_pretrained to serialise."
             )
-        settings = {k: getattr(self, k if k != "resolution" else "resolution_setting") for k in SETTINGS}
+        settings = self.options.to_dict()
         settings.pop("progress")
         return {"model": self._slot.spec.to_dict(), "settings": settings}
 
@@ -347,13 +259,8 @@ class GenieGenerator:
     def with_settings(self, **overrides: Any) -> GenieGenerator:
         """A generator with other settings (e.g. `num_inference_steps=10`) that shares this one's weights, prompt
         cache and lock; validated like the constructor."""
-        unknown = sorted(set(overrides) - set(SETTINGS))
-        if unknown:
-            raise TypeError(f"with_settings() got unknown setting(s) {unknown}; the settings are {list(SETTINGS)}.")
         clone = copy.copy(self)
-        for name, value in overrides.items():
-            setattr(clone, "resolution_setting" if name == "resolution" else name, value)
-        clone._validate()
+        clone.options = self.options.replace(**overrides)
         clone._pipe = clone._adapter = None
         clone._warned_templates = set()
         if self._pipe is not None:
@@ -366,7 +273,10 @@ class GenieGenerator:
 
     def resolve_revision(self) -> str | None:
         """The model revision to record, resolved without loading the weights (the Hub commit of a cached model,
-        or the content hash of a local folder), so that fingerprints and job settings name it before any work."""
+        or the content hash of a local folder), so that fingerprints and job settings name it before any work; for
+        a pipeline passed as an object, the hash of its weights as they are now (`loading.weights_identity`)."""
+        if self._model_revision is None and self._slot.spec is None:
+            return weights_identity(self._slot.pipe)
         resolved = self._slot.resolve() if self._model_revision is None else None
         if resolved is not None:
             self._model_revision = resolved.revision
@@ -429,30 +339,22 @@ class GenieGenerator:
     @property
     def num_inference_steps(self) -> int:
         """Steps of the full schedule: the one set, else the family's default ([`FAMILY_DEFAULTS`])."""
-        if self._steps_setting is not None:
-            return self._steps_setting
+        if self.options.num_inference_steps is not None:
+            return self.options.num_inference_steps
         return int(FAMILY_DEFAULTS[self.model_family]["num_inference_steps"])
-
-    @num_inference_steps.setter
-    def num_inference_steps(self, value: int | None) -> None:
-        self._steps_setting = value
 
     @property
     def guidance_scale(self) -> float:
         """The guidance scale: the one set, else the family's default ([`FAMILY_DEFAULTS`])."""
-        value = self._guidance_setting
+        value = self.options.guidance_scale
         return float(FAMILY_DEFAULTS[self.model_family]["guidance_scale"] if value is None else value)
-
-    @guidance_scale.setter
-    def guidance_scale(self, value: float | None) -> None:
-        self._guidance_setting = value
 
     @property
     def scheduler_name(self) -> str:
         """The scheduler the engine runs: the one set, else the family's default (the paper's DPM-Solver++ for the
         Stable Diffusion families, the model's own flow-matching scheduler for SD3 and Flux)."""
-        if self.scheduler is not None:
-            return self.scheduler
+        if self.options.scheduler is not None:
+            return self.options.scheduler
         return "pipeline" if self.model_family in ("sd3", "flux") else "dpmsolver++"
 
     def _check_family(self) -> None:
@@ -470,7 +372,7 @@ class GenieGenerator:
                     f"scheduler={scheduler!r} predicts noise, but this {family} model is a flow-matching model; use "
                     f"one of {FLOW_SCHEDULERS} (its own flow-matching Euler scheduler, the default for {family})."
                 )
-            if self.timestep_spacing is not None:
+            if self.options.timestep_spacing is not None:
                 raise ValueError(f"`timestep_spacing` is for the Stable Diffusion schedulers; drop it for {family}.")
 
     def _derive(self, base: Any) -> Any:
@@ -484,22 +386,22 @@ class GenieGenerator:
         if self.model_family in ("sd3", "flux"):
             name, kwargs = "FlowMatchEulerDiscreteScheduler", {}
         klass = getattr(sched_module, name) if name else type(base.scheduler)
-        if self.timestep_spacing is not None:
-            kwargs = {**kwargs, "timestep_spacing": self.timestep_spacing}
+        if self.options.timestep_spacing is not None:
+            kwargs = {**kwargs, "timestep_spacing": self.options.timestep_spacing}
         overrides: dict[str, Any] = {"scheduler": klass.from_config(base.scheduler.config, **kwargs)}
         if "safety_checker" in base.components:
             overrides.update(safety_checker=None, requires_safety_checker=False)
         denoiser = "transformer" if "transformer" in base.components else "unet"
-        if self.compile_unet:
+        if self.options.compile_unet:
             overrides[denoiser] = torch.compile(getattr(base, denoiser))
         accepted = inspect.signature(type(base).__init__).parameters  # as from_pipe, without its dtype cast
         pipe = type(base)(**{k: v for k, v in {**base.components, **overrides}.items() if k in accepted})
         pipe.set_progress_bar_config(disable=True)
-        if self.channels_last and denoiser == "unet":
+        if self.options.channels_last and denoiser == "unet":
             pipe.unet.to(memory_format=torch.channels_last)
         family = family_for(pipe)
         multiple = family.resolution_multiple()
-        resolution = self.resolution_setting or family.native_resolution()
+        resolution = self.options.resolution or family.native_resolution()
         if resolution % multiple:
             raise ValueError(
                 f"`resolution` {resolution} is not a multiple of {multiple} (VAE scale x the denoiser's downsampling) "
@@ -518,8 +420,8 @@ class GenieGenerator:
     @property
     def resolution(self) -> int:
         """Side of the square the model generates at."""
-        if self.resolution_setting is not None:
-            return self.resolution_setting
+        if self.options.resolution is not None:
+            return self.options.resolution
         return self.family.native_resolution()
 
     @property
@@ -544,7 +446,7 @@ class GenieGenerator:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()  # configuration only: the engine's pipeline is re-derived lazily
-        state.update(_pipe=None, _adapter=None, _prompt_cache={}, _warned_templates=set())
+        state.update(_pipe=None, _adapter=None, _prompt_cache=PromptCache(), _warned_templates=set())
         return state
 
     @property
@@ -567,9 +469,9 @@ class GenieGenerator:
             "num_inference_steps": self.num_inference_steps,
             "guidance_scale": self.guidance_scale,
             "scheduler": self.scheduler_name,
-            "noise_rule": self.noise_rule,
-            "timestep_spacing": self.timestep_spacing,
-            "resolution": self.resolution_setting,
+            "noise_rule": self.options.noise_rule,
+            "timestep_spacing": self.options.timestep_spacing,
+            "resolution": self.options.resolution,
             "seed_scheme": SEED_SCHEME,
             "noise_scheme": NOISE_SCHEME,
         }
@@ -621,7 +523,7 @@ class GenieGenerator:
             [`GenieOutput`] with `images` and one [`GenieRecord`] per row; the label of row i is `targets[i]`.
             `output.kept()` is the subset the filter kept.
         """
-        batch_size = self.batch_size if batch_size is None else batch_size
+        batch_size = self.options.batch_size if batch_size is None else batch_size
         single_thread_after_fork()
         with self._slot.lock:
             plan = self.plan(
@@ -660,8 +562,8 @@ class GenieGenerator:
             raise ValueError("`ratios` is empty; give the noise ratios of the sweep, e.g. (0.5, 0.6, 0.7, 0.8, 0.9).")
         sources, _ = split_batch(images)
         n, k = len(sources), len(grid)
-        pair_targets = self._per_row(targets, n, "targets")
-        ids = None if source_ids is None else self._per_row(list(source_ids), n, "source_ids")
+        pair_targets = per_row(targets, n, "targets")
+        ids = None if source_ids is None else per_row(list(source_ids), n, "source_ids")
         out = self.generate(
             [image for image in sources for _ in grid],
             [t for t in pair_targets for _ in grid],
@@ -695,7 +597,7 @@ class GenieGenerator:
         rows_targets: list[Any] = [targets] if one else list(targets)  # type: ignore[arg-type]
         n = len(rows_targets)
         ids = [f"txt2img-{i}" for i in range(n)] if source_ids is None else source_ids
-        batch_size = self.batch_size if batch_size is None else batch_size
+        batch_size = self.options.batch_size if batch_size is None else batch_size
         single_thread_after_fork()
         with self._slot.lock:
             plan = self.plan(None, rows_targets, 1.0, seed=seed, prompts=prompts, source_ids=ids, batch_size=batch_size)
@@ -706,7 +608,7 @@ class GenieGenerator:
         a string) or `what`."""
         n = len(plan.ids)
         outputs: list[torch.Tensor | None] = [None] * n
-        show = self.progress if progress is None else bool(progress)
+        show = self.options.progress if progress is None else bool(progress)
         desc = progress if isinstance(progress, str) else what
         with tqdm(total=n, desc=desc, unit="img", disable=not show) as bar:
             for _, chunk in plan.chunks(batch_size):
@@ -726,9 +628,12 @@ class GenieGenerator:
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             half = len(rows) // 2
-            self.batch_size = min(self.batch_size, half)
+            self.options = self.options.replace(batch_size=min(self.options.batch_size, half))
             logger.warning(
-                "Out of memory at batch %d; retrying at %d (batch_size is now %d).", len(rows), half, self.batch_size
+                "Out of memory at batch %d; retrying at %d (batch_size is now %d).",
+                len(rows),
+                half,
+                self.options.batch_size,
             )
             return self._denoise_or_halve(plan, rows[:half]) + self._denoise_or_halve(plan, rows[half:])
 
@@ -770,166 +675,45 @@ class GenieGenerator:
         """Validate a call (the arguments of [`generate`]) and compute everything that comes before denoising:
         sources, ids, seeds, the start of each noise ratio, the latent of each distinct source and the embedding of
         each distinct prompt. `images=None` is text-to-image (one row per target, at r = 1)."""
-        batch_size = self.batch_size if batch_size is None else batch_size
-        check_settings(self.num_inference_steps, self.guidance_scale, batch_size)
+        batch_size = self.options.batch_size if batch_size is None else batch_size
+        self.options.replace(batch_size=batch_size)  # validates it
         with self._slot.lock:
-            return self._plan(images, targets, noise_ratio, seed, prompts, source_ids, batch_size)
-
-    def _plan(self, images, targets, noise_ratio, seed, prompts, source_ids, batch_size) -> GenerationPlan:
-        seed = check_seed(seed)
-        prompt_map = self.prompt_map(prompts)
-        if images is None:
-            inputs, batch_kind = [None] * len(targets), None  # text_to_image: one row per target
-        else:
-            inputs, batch_kind = split_batch(images)
-        n = len(inputs)
-        if n == 0:
-            raise ValueError("`images` is empty; pass at least one image.")
-        target_list = [_check_target(t) for t in self._per_row(targets, n, "targets")]
-        ratios = [check_noise_ratio(r, self.num_inference_steps) for r in self._per_row(noise_ratio, n, "noise_ratio")]
-        if source_ids is not None and (isinstance(source_ids, (str, int)) or len(source_ids) != n):
-            raise ValueError(f"`source_ids` must be a sequence with one id per image ({n}), got {source_ids!r}.")
-        target_idx = []
-        for t in target_list:
-            try:
-                target_idx.append(prompt_map.index(t))
-            except KeyError as err:
-                raise UnknownLabelError(f"Unknown target {t!r}: {err}") from None
-        resolution = self.resolution
-        if images is None:
-            keys = ["txt2img"] * n
-            specs = [ImageSpec("pil", resolution, resolution, 3, "uint8", mode="RGB")] * n
-            with torch.inference_mode():
-                latents = {"txt2img": self._zero_latent(resolution)}
-        else:
-            sources, specs = [], []
-            for i, image in enumerate(inputs):
-                rgb, spec = to_rgb(image, what=f"images[{i}]")
-                if min(spec.height, spec.width) < self.min_image_size:
-                    raise ValueError(
-                        f"images[{i}] is {spec.width}x{spec.height} px, smaller than min_image_size="
-                        f"{self.min_image_size} on its shorter side; upscale it first, or lower `min_image_size`."
-                    )
-                sources.append(fit_square(rgb, resolution))
-                specs.append(spec)
-            keys = [content_hash(s) for s in sources]
-            with torch.inference_mode():
-                latents = self._encode_sources(sources, keys, batch_size)
-        ids = keys if source_ids is None else [str(s) for s in source_ids]
-        prompt_texts = [prompt_map.prompt(t) for t in target_idx]
-        with torch.inference_mode():
-            embeds = self._embed_prompts(prompt_texts)
-        family = self.family
-        return GenerationPlan(
-            specs=specs,
-            batch_kind=batch_kind,
-            keys=keys,
-            ids=ids,
-            targets=target_idx,
-            names=[prompt_map.name(t) for t in target_idx],
-            ratios=ratios,
-            prompts=prompt_texts,
-            templates=[None if t in prompt_map.overrides else prompt_map.template for t in target_idx],
-            seed=seed,
-            noise_seeds=[derive_seed(seed, sid, t) for sid, t in zip(ids, target_idx)],
-            latents=latents,
-            embeds=embeds,
-            starts={
-                r: family.start(self.num_inference_steps, self._steps(r, resolution), resolution)[0]
-                for r in set(ratios)
-            },
-            resolution=resolution,
-        )
-
-    def _output(self, rows: GenerationPlan, outputs: Sequence[torch.Tensor | None]) -> GenieOutput:
-        """Images back in their input form and size, with one provenance record per row."""
-        pipe = self.pipe
-        spacing = str(pipe.scheduler.config.get("timestep_spacing", ""))
-        settings = self.settings
-        images, records = [], []
-        for i, tensor in enumerate(outputs):
-            assert tensor is not None  # every row was denoised
-            images.append(restore(tensor_to_pil(tensor), rows.specs[i]))
-            start = rows.starts[rows.ratios[i]]
-            records.append(
-                GenieRecord(
-                    source_id=rows.ids[i],
-                    target=rows.targets[i],
-                    target_name=rows.names[i],
-                    prompt=rows.prompts[i],
-                    prompt_template=rows.templates[i],
-                    noise_ratio=rows.ratios[i],
-                    steps_run=start.steps_run,
-                    start_timestep=round(start.timestep),
-                    text_to_image=rows.ratios[i] >= 1.0,
-                    seed=rows.seed,
-                    noise_seed=rows.noise_seeds[i],
-                    seed_scheme=SEED_SCHEME,
-                    noise_scheme=NOISE_SCHEME,
-                    num_inference_steps=self.num_inference_steps,
-                    guidance_scale=self.guidance_scale,
-                    scheduler=type(pipe.scheduler).__name__,
-                    timestep_spacing=spacing,
-                    resolution=rows.resolution,
-                    dtype=settings["dtype"],
-                    model_id=settings["model_id"],
-                    model_revision=settings["model_revision"],
-                    model_variant=settings["model_variant"],
-                    adapters=tuple(settings["adapters"]),
-                    library_version=__version__,
-                    model_family=self.model_family,
-                    noise_rule=self.noise_rule,
-                    start_sigma=start.sigma,
-                    start_snr=start.snr,
-                )
+            inputs, batch_kind = (None, None) if images is None else split_batch(images)
+            return build_plan(
+                self.family,
+                self.prompt_map(prompts),
+                inputs,
+                batch_kind,
+                targets,
+                noise_ratio,
+                seed=seed,
+                source_ids=source_ids,
+                batch_size=batch_size,
+                num_inference_steps=self.num_inference_steps,
+                guidance_scale=self.guidance_scale,
+                noise_rule=self.options.noise_rule,
+                resolution=self.resolution,
+                min_image_size=self.options.min_image_size,
+                cache=self._prompt_cache,
             )
-        return GenieOutput(images=join_batch(images, rows.batch_kind), records=records)
 
-    @staticmethod
-    def _per_row(value: Any, n: int, name: str) -> list:
-        value = as_scalar(value)
-        if isinstance(value, (str, numbers.Number)) or not isinstance(value, (Sequence, np.ndarray, torch.Tensor)):
-            return [value] * n
-        values = value.tolist() if isinstance(value, (np.ndarray, torch.Tensor)) else list(value)
-        if len(values) != n:
-            raise ValueError(
-                f"`{name}` has {len(values)} values for {n} images; give one per image, or a single value."
-            )
-        return values
-
-    def _steps(self, noise_ratio: float, resolution: int) -> int:
-        """The steps a row of ratio r runs, by the noise rule."""
-        n = self.num_inference_steps
-        if self.noise_rule == "sd15-snr":
-            return self.family.steps_for_snr(n, sd15_snr(noise_ratio), resolution)
-        return denoising_steps(noise_ratio, n)
-
-    def _zero_latent(self, resolution: int) -> torch.Tensor:
-        shape = self.family.latent_shape(resolution)
-        return torch.zeros(1, *shape, device=self.execution_device, dtype=self.family.dtype)
-
-    def _encode_sources(self, sources: list, keys: list[str], batch_size: int) -> dict[str, torch.Tensor]:
-        """Encode each distinct source once, by the model's family (VAE posterior mode, normalised as the family
-        does: times the scaling factor, as the reference code)."""
-        unique = dict(zip(keys, sources))
-        order = list(unique)
-        latents: dict[str, torch.Tensor] = {}
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            z = self.family.encode(torch.stack([pil_to_tensor(unique[k]) for k in chunk]))
-            for k, zi in zip(chunk, z):
-                latents[k] = zi[None]
-        return latents
-
-    def _embed_prompts(self, prompts: list[str]) -> dict[str, dict[str, torch.Tensor]]:
-        """Prompt embeddings, computed once per distinct prompt (and guidance mode) and cached."""
-        family = self.family
-        cfg = family.guided(self.guidance_scale)
-        new = sorted({p for p in prompts if (p, cfg) not in self._prompt_cache})
-        if new:
-            for p, embeds in zip(new, family.encode_prompts(new, self.guidance_scale)):
-                self._prompt_cache[(p, cfg)] = embeds
-        return {p: self._prompt_cache[(p, cfg)] for p in set(prompts)}
+    def _output(self, plan: GenerationPlan, outputs: list[torch.Tensor | None]) -> GenieOutput:
+        """The plan's images and records, with this generator's provenance."""
+        settings, scheduler = self.settings, self.pipe.scheduler
+        provenance = {
+            "num_inference_steps": self.num_inference_steps,
+            "guidance_scale": self.guidance_scale,
+            "scheduler": type(scheduler).__name__,
+            "timestep_spacing": str(scheduler.config.get("timestep_spacing", "")),
+            "dtype": settings["dtype"],
+            "model_id": settings["model_id"],
+            "model_revision": settings["model_revision"],
+            "model_variant": settings["model_variant"],
+            "adapters": tuple(settings["adapters"]),
+            "model_family": self.model_family,
+            "noise_rule": self.options.noise_rule,
+        }
+        return plan_output(plan, outputs, provenance)
 
 
 __all__ = [

@@ -6,6 +6,7 @@ the same functions.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from fractions import Fraction
@@ -19,6 +20,8 @@ SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
     "pipeline": ("", {}),
 }
 TIMESTEP_SPACINGS = ("linspace", "leading", "trailing")
+DTYPES = ("float32", "float16", "bfloat16")
+OFFLOAD = ("model", "sequential")
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"num_inference_steps": 50, "guidance_scale": 7.5, "scheduler": "dpmsolver++"},
     # chosen by measurement (README, Performance): label consistency at r = 0.8 within a point of "paper"
@@ -30,20 +33,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     # FLUX.1-schnell (timestep-distilled): 4 steps of its own flow-matching scheduler, no guidance
     "flux-schnell": {"num_inference_steps": 4, "guidance_scale": 0.0, "scheduler": "pipeline"},
 }
-SETTINGS = (
-    "num_inference_steps",
-    "guidance_scale",
-    "scheduler",
-    "noise_rule",
-    "timestep_spacing",
-    "resolution",
-    "batch_size",
-    "min_image_size",
-    "progress",
-    "channels_last",
-    "compile_unet",
-)
-"""What [`GenieGenerator.with_settings`] may change (the weights stay shared)."""
 FAMILY_DEFAULTS: dict[str, dict[str, float]] = {
     "sd": {"num_inference_steps": 50, "guidance_scale": 7.5},  # the paper's
     "sdxl": {"num_inference_steps": 50, "guidance_scale": 7.5},  # the paper's settings, as for SD
@@ -70,14 +59,72 @@ SCHEDULER_CHOICES = tuple(SCHEDULERS)
 PRESET_CHOICES = tuple(PRESETS)
 
 
-def check_settings(num_inference_steps: object, guidance_scale: object, batch_size: object) -> None:
-    """Clear errors for bad generation settings, at construction."""
-    if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, int) or num_inference_steps < 1:
-        raise ValueError(f"`num_inference_steps` must be an int >= 1, got {num_inference_steps!r}.")
-    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)) or not guidance_scale >= 0:
-        raise ValueError(f"`guidance_scale` must be a number >= 0 (0 or 1 turns guidance off), got {guidance_scale!r}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be an int >= 1, got {batch_size!r}.")
+def _check_int(name: str, value: object, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ValueError(f"`{name}` must be an int >= {least}, got {value!r}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationSettings:
+    """The generation settings of a `GenieGenerator`, validated once when made and never changed in place
+    (`replace` makes another). `None` means the model family's default (`FAMILY_DEFAULTS`; the scheduler: the
+    paper's DPM-Solver++ for Stable Diffusion and SDXL, the model's own flow-matching one for SD3 and Flux)."""
+
+    num_inference_steps: int | None = None
+    guidance_scale: float | None = None
+    scheduler: str | None = None
+    noise_rule: str = "steps"
+    timestep_spacing: str | None = None
+    resolution: int | None = None
+    batch_size: int = 8
+    min_image_size: int = 8
+    progress: bool = True
+    channels_last: bool = False
+    compile_unet: bool = False
+
+    def __post_init__(self) -> None:
+        if self.num_inference_steps is not None:
+            _check_int("num_inference_steps", self.num_inference_steps, 1)
+        guidance = self.guidance_scale
+        if guidance is not None and (
+            isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not guidance >= 0
+        ):
+            raise ValueError(f"`guidance_scale` must be a number >= 0 (0 or 1 turns guidance off), got {guidance!r}.")
+        _check_int("batch_size", self.batch_size, 1)
+        _check_int("min_image_size", self.min_image_size, 1)
+        if self.resolution is not None:
+            _check_int("resolution", self.resolution, 8)
+        if self.noise_rule not in NOISE_RULES:
+            raise ValueError(f"`noise_rule` must be one of {NOISE_RULES}, got {self.noise_rule!r}.")
+        if self.scheduler is not None and self.scheduler not in SCHEDULERS:
+            raise ValueError(f"Unknown scheduler {self.scheduler!r}; choose one of {sorted(SCHEDULERS)}.")
+        if self.timestep_spacing is not None and self.timestep_spacing not in TIMESTEP_SPACINGS:
+            raise ValueError(
+                f"`timestep_spacing` must be one of {TIMESTEP_SPACINGS} or None, got {self.timestep_spacing!r}."
+            )
+
+    @classmethod
+    def make(cls, preset: str | None = None, **settings: Any) -> GenerationSettings:
+        """Settings from a preset (`PRESETS`) and explicit values, which win; unknown names are refused."""
+        if preset is not None:
+            if preset not in PRESETS:
+                raise ValueError(f"Unknown preset {preset!r}; choose one of {sorted(PRESETS)}.")
+            settings = {**PRESETS[preset], **settings}
+        return cls().replace(**settings)
+
+    def replace(self, **overrides: Any) -> GenerationSettings:
+        """These settings with `overrides` (validated); an unknown name is a `TypeError` naming the settings."""
+        unknown = sorted(set(overrides) - set(SETTINGS))
+        if unknown:
+            raise TypeError(f"Unknown setting(s) {unknown}; the settings are {list(SETTINGS)}.")
+        return dataclasses.replace(self, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+SETTINGS = tuple(f.name for f in dataclasses.fields(GenerationSettings))
+"""What [`GenieGenerator.with_settings`] may change (the weights stay shared)."""
 
 
 def denoising_steps(noise_ratio: float, num_inference_steps: int) -> int:
@@ -113,9 +160,11 @@ def check_noise_ratio(noise_ratio: object, num_inference_steps: int) -> float:
 
 
 __all__ = [
+    "DTYPES",
     "FAMILY_DEFAULTS",
     "FLOW_SCHEDULERS",
     "NOISE_RULES",
+    "OFFLOAD",
     "PRESETS",
     "PRESET_CHOICES",
     "PRESET_FAMILIES",
@@ -123,8 +172,8 @@ __all__ = [
     "SCHEDULER_CHOICES",
     "SETTINGS",
     "TIMESTEP_SPACINGS",
+    "GenerationSettings",
     "as_scalar",
     "check_noise_ratio",
-    "check_settings",
     "denoising_steps",
 ]

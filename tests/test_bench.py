@@ -22,7 +22,7 @@ def test_out_of_memory_halves_the_batch_and_keeps_the_rows(tiny_model_path, prom
 
     monkeypatch.setattr(family, "denoise", small_memory)
     out = gen.generate(rgb_images, [1, 2, 3, 0], 0.5, seed=0, prompts=prompts)
-    assert gen.batch_size == 1 and sizes[:3] == [4, 2, 1]
+    assert gen.options.batch_size == 1 and sizes[:3] == [4, 2, 1]
     for a, b in zip(reference.images, out.images):
         np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float), atol=2)
 

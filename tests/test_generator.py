@@ -351,7 +351,7 @@ def test_with_settings_shares_the_weights_and_validates(tiny_model_path, prompts
     assert gen.num_inference_steps == 4 and type(gen.pipe.scheduler).__name__ == "DPMSolverMultistepScheduler"
     with pytest.raises(ValueError, match="num_inference_steps"):
         gen.with_settings(num_inference_steps=0)
-    with pytest.raises(TypeError, match=r"unknown setting\(s\) \['steps'\]"):
+    with pytest.raises(TypeError, match=r"Unknown setting\(s\) \['steps'\]"):
         gen.with_settings(steps=3)
     gen.generate(rgb_images[:1], 1, 0.5, seed=0, prompts=prompts)
     assert gen._prompt_cache

@@ -13,8 +13,8 @@ from genie_transforms.settings import (
     PRESETS,
     SCHEDULER_CHOICES,
     SCHEDULERS,
+    GenerationSettings,
     check_noise_ratio,
-    check_settings,
     denoising_steps,
 )
 
@@ -38,7 +38,7 @@ def test_noise_ratios_are_checked_without_torch_and_with_numpy_and_torch_scalars
     with pytest.raises(TypeError, match="must be a float in"):
         check_noise_ratio("0.5", 10)
     with pytest.raises(ValueError, match="`batch_size` must be an int >= 1"):
-        check_settings(10, 7.5, 0)
+        GenerationSettings(batch_size=0)
 
 
 def test_every_preset_names_known_schedulers_and_the_families_it_fits():
@@ -46,6 +46,45 @@ def test_every_preset_names_known_schedulers_and_the_families_it_fits():
     assert set(SCHEDULER_CHOICES) == set(SCHEDULERS) and set(FLOW_SCHEDULERS) <= set(SCHEDULERS)
     for name, preset in PRESETS.items():
         assert preset["scheduler"] in SCHEDULERS, name
-        check_settings(preset["num_inference_steps"], preset["guidance_scale"], 1)
+        assert GenerationSettings.make(name).to_dict().items() >= preset.items()
         if "flux" in PRESET_FAMILIES[name]:
             assert preset["scheduler"] in FLOW_SCHEDULERS
+
+
+def test_the_settings_object_is_validated_once_and_never_changed_in_place():
+    import dataclasses
+
+    settings = GenerationSettings.make("fast", num_inference_steps=12)  # explicit values win over the preset's
+    assert (settings.num_inference_steps, settings.guidance_scale, settings.scheduler) == (12, 7.5, "dpmsolver++")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.batch_size = 2  # type: ignore[misc]
+    assert settings.replace(batch_size=2).batch_size == 2 and settings.batch_size == 8
+    for bad, match in [
+        ({"noise_rule": "snr"}, "noise_rule"),
+        ({"scheduler": "dpm"}, "Unknown scheduler 'dpm'"),
+        ({"timestep_spacing": "even"}, "timestep_spacing"),
+        ({"resolution": 4}, "resolution"),
+        ({"guidance_scale": -1}, "guidance_scale"),
+        ({"num_inference_steps": True}, "num_inference_steps"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            settings.replace(**bad)
+    with pytest.raises(TypeError, match="Unknown setting.*'steps'.*the settings are"):
+        settings.replace(steps=10)
+    with pytest.raises(ValueError, match="Unknown preset 'quick'"):
+        GenerationSettings.make("quick")
+
+
+def test_the_command_line_offers_exactly_the_settings_choices():
+    """The CLI imports its choices from the settings module (no retyped lists that could drift)."""
+    import argparse
+
+    from genie_transforms.cli import build_parser
+    from genie_transforms.settings import DTYPES, NOISE_RULES, OFFLOAD, TIMESTEP_SPACINGS
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["generate"]
+    choices = {a.dest: tuple(a.choices) for a in sub._actions if a.choices is not None}
+    assert choices["preset"] == PRESET_CHOICES and choices["scheduler"] == SCHEDULER_CHOICES
+    assert choices["timestep_spacing"] == TIMESTEP_SPACINGS and choices["noise_rule"] == NOISE_RULES
+    assert choices["dtype"] == DTYPES and choices["offload"] == OFFLOAD

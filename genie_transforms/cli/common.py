@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..settings import PRESET_CHOICES, SCHEDULER_CHOICES
+from ..settings import DTYPES, NOISE_RULES, OFFLOAD, PRESET_CHOICES, SCHEDULER_CHOICES, TIMESTEP_SPACINGS
 
 PACKAGES = (
     "genie-transforms",
@@ -111,20 +111,27 @@ def add_model_arguments(
     )
     group.add_argument(
         "--timestep-spacing",
-        choices=("linspace", "leading", "trailing"),
+        choices=TIMESTEP_SPACINGS,
         default=None,
         help="timestep spacing (the scheduler's own by default; trailing for Turbo models)",
     )
     group.add_argument(
+        "--noise-rule",
+        choices=NOISE_RULES,
+        default=None,
+        help="how r picks the start: steps (the paper's: floor(r x steps) of the model's schedule) or sd15-snr "
+        "(where the model's schedule has the signal-to-noise ratio SD 1.5 has at r: the same r across families)",
+    )
+    group.add_argument(
         "--dtype",
-        choices=("float32", "float16", "bfloat16"),
+        choices=DTYPES,
         default=None,
         help="weights dtype (float16 on CUDA, float32 on CPU)",
     )
     group.add_argument("--variant", default=None, help="weights variant to download and load, e.g. fp16")
     group.add_argument(
         "--offload",
-        choices=("model", "sequential"),
+        choices=OFFLOAD,
         default=None,
         help="CPU offload for GPUs with little memory (needs accelerate and CUDA)",
     )
@@ -155,6 +162,7 @@ def build_generator(args: argparse.Namespace, **overrides: Any):
         "guidance_scale": args.guidance,
         "scheduler": args.scheduler,
         "timestep_spacing": args.timestep_spacing,
+        "noise_rule": args.noise_rule,
         **overrides,
     }
     gen = GenieGenerator.from_pretrained(

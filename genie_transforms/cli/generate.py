@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         num_shards=num_shards,
         shard_index=shard_index,
         num_rows=source.num_rows,
-        rows_per_call=rows_per_call(gen.batch_size, per_source),
+        rows_per_call=rows_per_call(gen.options.batch_size, per_source),
         progress=not args.no_progress,
     )
     folder = finish_job(args, stats, num_shards, shard_index, "hard negatives")
