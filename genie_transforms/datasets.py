@@ -336,6 +336,7 @@ def genie_ada_map(
                 "mode": ada.mode,
                 "cheap_steps": ada.cheap_steps,
                 "embedder": ada.embedder.name,
+                "embedder_identity": ada.embedder.identity,
             }
         },
         hard_negative_filter,

@@ -64,6 +64,15 @@ class Embedder:
             device = param.device if param is not None else "cpu"
         self.device = torch.device(device or "cpu")
 
+    @property
+    def identity(self) -> str | None:
+        """The hash of the model's weights (`weights:sha256:...`), so that retrained weights under the same name are
+        another embedder; None for a model that is not a `torch.nn.Module`."""
+        from .loading import weights_identity
+
+        module = self.model.model if isinstance(self.model, _PooledFeatures) else self.model
+        return weights_identity(module) if isinstance(module, torch.nn.Module) else None
+
     def __call__(self, images: Sequence[Any]) -> np.ndarray:
         images = list(images)
         if not images:

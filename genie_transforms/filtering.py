@@ -76,6 +76,7 @@ class HardNegativeFilter:
             "rule": RULE,
             "margin": self.margin,
             "embedder": self.embedder.name,
+            "embedder_identity": self.embedder.identity,
             "classes": self.classes,
             "prototypes_sha256": digest,
         }

@@ -114,7 +114,7 @@ def identity_view(config: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(value, Mapping):
             return [walk(v) for v in value] if isinstance(value, list) else value
         out = {k: walk(v) for k, v in value.items() if k not in STATUS_KEYS}
-        if str(out.get("model_revision") or "").startswith("sha256:"):
+        if str(out.get("model_revision") or "").startswith(("sha256:", "weights:sha256:")):
             out.pop("model_id", None)
         source = out.get("source")
         if isinstance(source, dict) and source.get("fingerprint"):

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .digits.assets import MODEL_DIR
+from .settings import DTYPES, OFFLOAD
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +30,6 @@ BUNDLED_MODELS: dict[str, Path] = {"genie-tiny-digits": MODEL_DIR}
 """Reserved model names that resolve to folders shipped inside the package (never looked up on the Hub)."""
 METADATA_FILE = "genie.json"
 """A model folder may declare how it wants to be prompted: `{"prompt_template": "a photo of the digit {}."}`."""
-DTYPES = ("float32", "float16", "bfloat16")
-OFFLOAD = ("model", "sequential")
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".ckpt", ".pt", ".pth", ".json", ".txt", ".model")
 
 
@@ -196,27 +196,76 @@ def file_digest(path: Path) -> str:
 
 
 @lru_cache(maxsize=64)
-def _cached_identity(files: tuple[tuple[str, int, int], ...], root: str) -> str:
+def _cached_identity(files: tuple[tuple[str, str, int, int, int, int, int], ...]) -> str:
     digest = hashlib.sha256()
-    for rel, size, _ in files:
-        digest.update(f"{rel}\0{size}\0{file_digest(Path(root) / rel)}\n".encode())
+    for rel, real, size, *_ in files:
+        digest.update(f"{rel}\0{size}\0{file_digest(Path(real))}\n".encode())
     return f"sha256:{digest.hexdigest()[:16]}"
 
 
+def _stat_key(rel: str, path: Path) -> tuple[str, str, int, int, int, int, int]:
+    """What says a file is unchanged: its real path (through symlinks), size, times, inode and device; a file
+    swapped in, or a symlink pointed elsewhere, changes it even with the same size and modification time."""
+    real = os.path.realpath(path)
+    st = os.stat(real)
+    return (rel, real, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+def model_files(path: Path) -> list[tuple[str, Path]]:
+    """(relative path, path) of every file loading may read from a model folder (weights, configurations,
+    tokenizers), through symlinked files and folders, each real folder once; hidden files are left out."""
+    found: list[tuple[str, Path]] = []
+    seen: set[str] = set()
+    for root, dirs, names in os.walk(path, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in names:
+            file = Path(root) / name
+            if not name.startswith(".") and file.suffix in _WEIGHT_SUFFIXES and file.is_file():
+                found.append((file.relative_to(path).as_posix(), file))
+    return sorted(found)
+
+
 def content_identity(path: str | Path) -> str:
-    """`sha256:<16 hex>` over the weight and configuration files of a folder (or one file): their relative paths,
-    sizes and SHA-256 digests. Replacing any weights changes it. Computed once per process for unchanged files."""
+    """`sha256:<16 hex>` over the weight and configuration files of a folder (or one file), symlinked component
+    folders included: their relative paths, sizes and SHA-256 digests. Replacing any weights changes it. Computed
+    once per process for unchanged files."""
     path = Path(path)
-    if path.is_file():
-        stat = path.stat()
-        return _cached_identity(((path.name, stat.st_size, stat.st_mtime_ns),), str(path.parent))
-    files = []
-    for p in sorted(path.rglob("*")):
-        rel = p.relative_to(path)
-        if p.is_file() and not any(part.startswith(".") for part in rel.parts) and p.suffix in _WEIGHT_SUFFIXES:
-            stat = p.stat()
-            files.append((rel.as_posix(), stat.st_size, stat.st_mtime_ns))
-    return _cached_identity(tuple(files), str(path))
+    files = [(path.name, path)] if path.is_file() else model_files(path)
+    return _cached_identity(tuple(_stat_key(rel, p) for rel, p in files))
+
+
+def weights_identity(owner: Any) -> str:
+    """`weights:sha256:<16 hex>` over every weight and buffer (names, dtypes, shapes and bytes) of a pipeline's
+    models or of one `torch.nn.Module`: the identity of weights held in memory. Recomputed only when a tensor was
+    replaced or changed in place."""
+    import torch
+
+    modules = {"": owner} if isinstance(owner, torch.nn.Module) else owner.components
+    tensors = [
+        (f"{component}.{name}", t)
+        for component, module in sorted(modules.items())
+        if isinstance(module, torch.nn.Module)
+        for name, t in [*module.named_parameters(), *module.named_buffers()]
+    ]
+    key = tuple((name, t.data_ptr(), t._version, str(t.dtype), tuple(t.shape)) for name, t in tensors)
+    cached = _WEIGHT_IDENTITIES.get(owner)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    digest = hashlib.sha256()
+    for name, t in tensors:
+        digest.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\n".encode())
+        digest.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().data)
+    identity = f"weights:sha256:{digest.hexdigest()[:16]}"
+    _WEIGHT_IDENTITIES[owner] = (key, identity)
+    return identity
+
+
+_WEIGHT_IDENTITIES: weakref.WeakKeyDictionary[Any, tuple[tuple, str]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -496,10 +545,8 @@ def load_img2img_pipeline(spec: ModelSpec) -> tuple[Any, ResolvedModel]:
 
 __all__ = [
     "BUNDLED_MODELS",
-    "DTYPES",
     "LOADING_BARS_ENV",
     "METADATA_FILE",
-    "OFFLOAD",
     "LoraWeights",
     "ModelSpec",
     "PipelineSlot",
@@ -512,7 +559,9 @@ __all__ = [
     "file_digest",
     "load_img2img_pipeline",
     "make_spec",
+    "model_files",
     "quiet_loading_bars",
     "read_metadata",
     "resolve_model",
+    "weights_identity",
 ]

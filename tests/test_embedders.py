@@ -47,3 +47,13 @@ def test_the_callers_model_is_not_modified(rgb_images):
 def test_embedder_output_shape_is_checked(rgb_images):
     with pytest.raises(ValueError, match="returned shape"):
         Embedder(lambda x: x, name="bad")(rgb_images[:1])
+
+
+def test_an_embedder_is_known_by_its_weights(classifier_weights):
+    first = embedder_from_spec("torchvision:resnet18", classifier_weights)
+    again = embedder_from_spec("torchvision:resnet18", classifier_weights)
+    assert first.identity.startswith("weights:sha256:") and first.identity == again.identity
+    with torch.no_grad():
+        again.model.model.fc.bias.add_(0.01)  # retrained: the same name, other weights
+    assert again.name == first.name and again.identity != first.identity
+    assert Embedder(lambda batch: batch.flatten(1)).identity is None  # not a module: nothing to hash

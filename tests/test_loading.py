@@ -26,6 +26,47 @@ def test_a_local_model_is_known_by_its_content(tmp_path, tiny_model_path):
     assert GenieGenerator.from_pretrained("genie-tiny-digits").resolve_revision().startswith("sha256:")
 
 
+def test_a_symlinked_component_folder_is_part_of_the_identity(tmp_path, tiny_model_path):
+    """The silent failure first: a `unet/` symlink pointed at other weights of the same size and modification time
+    (as a sync or `cp -p` leaves them) must change the identity, so that one job never mixes two UNets."""
+    import os
+
+    other = tmp_path / "other"
+    make_tiny_pipeline(seed=1).save_pretrained(other, safe_serialization=True)
+    weights = "diffusion_pytorch_model.safetensors"
+    a, b = tiny_model_path / "unet" / weights, other / "unet" / weights
+    assert a.stat().st_size == b.stat().st_size
+    os.utime(b, ns=(a.stat().st_atime_ns, a.stat().st_mtime_ns))
+    model = tmp_path / "model"
+    model.mkdir()
+    for part in tiny_model_path.iterdir():
+        (model / part.name).symlink_to(part, target_is_directory=part.is_dir())
+    linked = content_identity(model)
+    assert linked == content_identity(tiny_model_path)  # what a symlink names is read, as the loader reads it
+    (model / "unet").unlink()
+    (model / "unet").symlink_to(other / "unet", target_is_directory=True)
+    swapped = content_identity(model)
+    assert swapped != linked
+    assert GenieGenerator.from_pretrained(model).resolve_revision() == swapped
+
+
+def test_a_pipeline_object_is_known_by_its_weights(prompts, rgb_images):
+    """Two pipelines of the same class and name but other weights never share an identity (and so never a cached
+    dataset); changing the weights in place changes it too."""
+    pipe_a, pipe_b = make_tiny_pipeline(seed=0), make_tiny_pipeline(seed=1)
+    gen_a, gen_b = GenieGenerator(pipe_a), GenieGenerator(pipe_b)
+    first = gen_a.settings["model_revision"]
+    assert first.startswith("weights:sha256:") and first != gen_b.settings["model_revision"]
+    assert first == GenieGenerator(make_tiny_pipeline(seed=0)).settings["model_revision"]  # the same weights
+    with torch.no_grad():
+        pipe_a.unet.conv_in.weight.mul_(1.5)
+    assert gen_a.settings["model_revision"] not in (first, gen_b.settings["model_revision"])
+    out = gen_a.with_settings(num_inference_steps=2, progress=False).generate(
+        rgb_images[:1], 1, 0.5, seed=0, prompts=prompts
+    )
+    assert out.records[0].model_revision == gen_a.settings["model_revision"]
+
+
 def test_dtype_is_applied_on_this_diffusers_version(tiny_model_path, prompts, rgb_images):
     from diffusers import __version__ as diffusers_version
 

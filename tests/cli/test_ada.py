@@ -113,3 +113,29 @@ def test_the_filter_runs_in_both_commands_and_is_recorded_per_row(
     assert len(rows) == 8 and [s > 0 for s in rows["filter_score"]] == rows["filter_kept"]
     assert main([*common, "--output", str(tmp_path / "x"), "--filter-margin", "0.2"]) == 2
     assert "turn the filter on too" in capsys.readouterr().err
+
+
+def test_retrained_embedder_weights_under_the_same_name_are_another_job(
+    source_dir, tiny_model_path, tmp_path, capsys, ada_args, classifier_weights
+):
+    """The embedder is known by its weights, not its file name: a resume with retrained weights under the same file
+    name is refused, naming the embedder's identity, and the identity changes the job's fingerprint."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    weights = tmp_path / "weights" / classifier_weights.name
+    weights.parent.mkdir()
+    shutil.copy(classifier_weights, weights)
+    out = tmp_path / "ada"
+    args = ada_args(source_dir, tiny_model_path, out, "--limit", "2", "--grid", "0.5", "1.0")
+    args[args.index("--embedder-weights") + 1] = str(weights)
+    assert main(args) == 0
+    state = load_file(str(weights))
+    save_file({k: (v * 1.01 if v.is_floating_point() else v).contiguous() for k, v in state.items()}, str(weights))
+    capsys.readouterr()
+    assert main(args) != 0
+    err = capsys.readouterr().err
+    assert "embedder_identity" in err and "weights:sha256:" in err
+    assert torch.equal(load_file(str(weights))["fc.bias"], state["fc.bias"] * 1.01)
