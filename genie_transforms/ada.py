@@ -20,10 +20,42 @@ from .embedders import Embedder
 from .errors import GenieWarning
 from .filtering import HardNegativeFilter
 from .generator import GenieGenerator, GenieOutput, GenieRecord, apply_filter, check_noise_ratio, denoising_steps
+from .images import content_hash, to_rgb
 from .prompts import PromptMap
 
 DEFAULT_GRID = (0.5, 0.6, 0.7, 0.8, 0.9)
 MODES = ("exact", "cheap")
+TABLE_SETTINGS = (
+    "num_inference_steps",
+    "guidance_scale",
+    "scheduler",
+    "timestep_spacing",
+    "resolution",
+    "noise_rule",
+    "dtype",
+    "model_family",
+)
+"""The generation settings every noise-table row records: what changes its image. The first six are applied when
+the table regenerates its images; the dtype and the model family must match."""
+
+
+def table_settings(generator: GenieGenerator) -> dict[str, Any]:
+    """The values of [`TABLE_SETTINGS`] that `generator` generates with."""
+    return {
+        "num_inference_steps": generator.num_inference_steps,
+        "guidance_scale": generator.guidance_scale,
+        "scheduler": generator.scheduler_name,
+        "timestep_spacing": generator.options.timestep_spacing,
+        "resolution": generator.resolution,
+        "noise_rule": generator.options.noise_rule,
+        "dtype": generator.dtype_name,
+        "model_family": generator.model_family,
+    }
+
+
+def source_hash(image: Any) -> str:
+    """The identity of a source image as a noise table records it: a hash of its RGB pixels and size."""
+    return content_hash(to_rgb(image)[0])
 
 
 def check_grid(grid: Sequence[float], num_inference_steps: int) -> tuple[float, ...]:
@@ -195,6 +227,7 @@ class GenieAda:
             )
         if hard_negative_filter is not None:
             chosen = apply_filter(chosen, hard_negative_filter, source_labels)
+        settings = table_settings(self.generator)
         table = [
             {
                 "source_id": ids[i],
@@ -210,6 +243,8 @@ class GenieAda:
                 "noise_seed": chosen.records[i].noise_seed,
                 "model_id": chosen.records[i].model_id,
                 "model_revision": chosen.records[i].model_revision,
+                "source_sha256": source_hash(images[i]),
+                **settings,
                 **(
                     {"filter_kept": chosen.records[i].filter_kept, "filter_score": chosen.records[i].filter_score}
                     if hard_negative_filter is not None
@@ -237,11 +272,28 @@ def generate_from_table(
     batch_size: int | None = None,
 ) -> GenieOutput:
     """Reproduce Ada's chosen images from a noise table, without the sweep or the embedder: each row is generated
-    at its `r_star` with its seed and source id (the same noise as in the sweep). Rows are dicts or the rows of a
-    noise-table `Dataset` (`target`, `r_star`, `seed`, and `source_id` or `source_index`)."""
+    at its `r_star` with its seed and source id (the same noise as in the sweep), with the generation settings the
+    table records ([`TABLE_SETTINGS`]: steps, guidance, scheduler... are applied; another dtype or model family is
+    refused). Rows are dicts or the rows of a noise-table `Dataset` (`target`, `r_star`, `seed`, and `source_id` or
+    `source_index`). A row whose `r_star` is not on its grid, or whose recorded `source_sha256` is not the image
+    given for it, is refused."""
     rows = list(table)
     if len(rows) != len(images):
         raise ValueError(f"Got {len(images)} images for {len(rows)} noise-table rows; give one source image per row.")
+    generator = _with_table_settings(generator, rows)
+    for i, row in enumerate(rows):
+        grid = row.get("grid")
+        if grid is not None and not any(abs(float(row["r_star"]) - float(g)) < 1e-6 for g in grid):
+            raise ValueError(f"Noise-table row {i}: r_star={row['r_star']} is not on its grid {list(grid)}.")
+    wrong = [
+        i for i, row in enumerate(rows) if row.get("source_sha256") and source_hash(images[i]) != row["source_sha256"]
+    ]
+    if wrong:
+        raise ValueError(
+            f"{len(wrong)} of {len(rows)} noise-table rows (rows {wrong[:10]}) were made from other source images "
+            "than the ones given: pass the source split (and rows) the table was made from"
+            + (f" (it records split {rows[0]['source_split']!r})." if rows[0].get("source_split") else ".")
+        )
     seeds = {int(r["seed"]) for r in rows}
     outputs: list = [None] * len(rows)
     records: list = [None] * len(rows)
@@ -262,13 +314,39 @@ def generate_from_table(
     return GenieOutput(images=outputs, records=records)
 
 
+def _with_table_settings(generator: GenieGenerator, rows: list[Mapping[str, Any]]) -> GenieGenerator:
+    """`generator` with the settings the table's rows record (one set for the whole table); a table without them
+    (made before they were recorded) keeps the generator's."""
+    recorded = [{k: row[k] for k in TABLE_SETTINGS if k in row} for row in rows]
+    if not recorded or not recorded[0]:
+        return generator
+    if any(r != recorded[0] for r in recorded):
+        raise ValueError("The noise table mixes rows of different generation settings; regenerate one job at a time.")
+    settings = dict(recorded[0])
+    for key in ("dtype", "model_family"):
+        mine = table_settings(generator)[key]
+        if key in settings and settings.pop(key) != mine:
+            raise ValueError(
+                f"The noise table was made with {key}={recorded[0][key]!r}, this generator has {mine!r}; load the "
+                f"model as the table records it (e.g. GenieGenerator.from_pretrained(..., dtype=...))."
+            )
+    if settings.get("resolution") is not None:
+        settings["resolution"] = int(settings["resolution"])
+    if settings.get("num_inference_steps") is not None:
+        settings["num_inference_steps"] = int(settings["num_inference_steps"])
+    return generator.with_settings(**settings)
+
+
 __all__ = [
     "DEFAULT_GRID",
     "MODES",
+    "TABLE_SETTINGS",
     "AdaOutput",
     "GenieAda",
     "ada_select",
     "check_grid",
     "class_prototypes",
     "generate_from_table",
+    "source_hash",
+    "table_settings",
 ]

@@ -15,11 +15,10 @@ CLIP tokenizer, so prompts are as long as real ones.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from .digits.vocab import build_clip_tokenizer
+if TYPE_CHECKING:
+    import torch
 
 RANDOM_MODELS = {
     "sd15-random": "Stable Diffusion 1.5's architecture, random weights",
@@ -243,16 +242,20 @@ def _modules(name: str, tokenizer: Any) -> dict[str, Any]:
 
 
 def make_random_pipeline(
-    name: str, seed: int = 0, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"
+    name: str, seed: int = 0, dtype: torch.dtype | None = None, device: str | torch.device = "cpu"
 ) -> Any:
     """The image-to-image pipeline of one of [`RANDOM_MODELS`], with random weights, built in code directly on
-    `device` (on a GPU in seconds; `"meta"` builds the architecture with no memory)."""
+    `device` (on a GPU in seconds; `"meta"` builds the architecture with no memory), in `dtype` (float32 by
+    default)."""
+    import torch
     from diffusers import (
         FluxImg2ImgPipeline,
         StableDiffusion3Img2ImgPipeline,
         StableDiffusionImg2ImgPipeline,
         StableDiffusionXLImg2ImgPipeline,
     )
+
+    from .digits.vocab import build_clip_tokenizer
 
     if name not in RANDOM_MODELS:
         raise ValueError(f"Unknown random architecture {name!r}; choose one of {', '.join(RANDOM_MODELS)}.")
@@ -282,7 +285,7 @@ def make_random_pipeline(
         )
     else:
         pipe = FluxImg2ImgPipeline(**modules, **tokenizers, scheduler=scheduler)
-    return pipe if dtype == torch.float32 else pipe.to(dtype=dtype)
+    return pipe if dtype in (None, torch.float32) else pipe.to(dtype=dtype)
 
 
 __all__ = [

@@ -262,9 +262,10 @@ def bench_peer(
 ) -> dict[str, Any]:
     """The strongest peer: the model family's own diffusers img2img pipeline (same weights, scheduler, steps,
     guidance) called **once** with the whole batch (a list of prompts, one strength), against the engine generating
-    the same batch in one call. Also the pixel difference between the two at the same noise: the peer's own noise
-    (recorded from its scheduler's `add_noise`, or `scale_noise` for flow matching) is given to the engine's
-    `denoise` on its VAE-mode latents (the peer samples the posterior)."""
+    the same batch in one call, its prompt cache emptied before each call as the peer keeps none. Also the pixel
+    difference between the two at the same noise: the peer's own noise (recorded from its scheduler's `add_noise`,
+    or `scale_noise` for flow matching) is given to the engine's `denoise` on its VAE-mode latents (the peer
+    samples the posterior)."""
     n, device, flow = len(sources), gen.pipe.device, gen.family.flow
     peer = _peer_pipeline(gen)
     call = _peer_call(gen, peer, r)
@@ -275,9 +276,11 @@ def bench_peer(
         return call(prompt=texts, image=list(sources), generator=[torch_generator(s) for s in seeds]).images
 
     ids = [f"bench-{i}" for i in range(n)]
-    engine_call = functools.partial(
-        gen.generate, sources, targets, r, seed=0, prompts=prompts, source_ids=ids, batch_size=n
-    )
+
+    def engine_call() -> Any:
+        gen.clear_cache()  # like for like: the peer encodes its prompts in every call
+        return gen.generate(sources, targets, r, seed=0, prompts=prompts, source_ids=ids, batch_size=n)
+
     peer_s, engine_s = timed_pair(peer_call, engine_call, device, repeats)
     # the same noise: record the peer's, then denoise the engine's plan with it
     captured: list[torch.Tensor] = []

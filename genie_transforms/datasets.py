@@ -29,7 +29,7 @@ except ImportError as err:  # pragma: no cover - datasets is a core dependency
     raise ImportError('genie_transforms.datasets needs `datasets`: pip install "genie-transforms"') from err
 
 from ._version import __version__
-from .ada import GenieAda
+from .ada import TABLE_SETTINGS, GenieAda
 from .filtering import HardNegativeFilter
 from .generator import GenieGenerator, GenieRecord, check_noise_ratio
 from .prompts import PromptMap
@@ -37,7 +37,16 @@ from .targets import TargetStrategy, get_strategy
 
 logger = logging.getLogger(__name__)
 
-ADA_COLUMNS = ("r_star", "grid", "projections", "jumps", "mode", "embedder")
+ADA_COLUMNS = (
+    "r_star",
+    "grid",
+    "projections",
+    "jumps",
+    "mode",
+    "embedder",
+    "source_sha256",
+    *TABLE_SETTINGS,
+)
 PROVENANCE_COLUMNS = (
     "source_label",
     "source_index",
@@ -90,6 +99,15 @@ def output_features(
                 "jumps": List(Value("float32")),
                 "mode": Value("string"),
                 "embedder": Value("string"),
+                "source_sha256": Value("string"),
+                "num_inference_steps": Value("int64"),
+                "guidance_scale": Value("float64"),
+                "scheduler": Value("string"),
+                "timestep_spacing": Value("string"),
+                "resolution": Value("int64"),
+                "noise_rule": Value("string"),
+                "dtype": Value("string"),
+                "model_family": Value("string"),
             }
         )
     if filtered:

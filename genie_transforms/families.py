@@ -183,6 +183,11 @@ class Family:
         """Whether the family runs classifier-free guidance at this scale."""
         return guidance_scale > 1 and getattr(self.denoiser.config, "time_cond_proj_dim", None) is None
 
+    def prompt_reader(self) -> tuple[Any, int]:
+        """The tokenizer whose limit decides how much of a prompt the denoiser reads, and that limit in tokens."""
+        tokenizer = self.pipe.tokenizer
+        return tokenizer, int(tokenizer.model_max_length)
+
     def encode_prompts(self, prompts: list[str], guidance_scale: float) -> list[dict[str, torch.Tensor]]:
         """One dict of embeddings per prompt (each with a batch dimension of 1)."""
         raise NotImplementedError
@@ -322,6 +327,11 @@ class SD3Family(Family):
             return noise
         return self.pipe.scheduler.scale_noise(x0, timesteps[:1].repeat(len(x0)), noise)
 
+    def prompt_reader(self) -> tuple[Any, int]:
+        if getattr(self.pipe, "text_encoder_3", None) is not None:  # T5 reads 256 tokens (the pipeline's default)
+            return self.pipe.tokenizer_3, 256
+        return super().prompt_reader()
+
     def encode_prompts(self, prompts: list[str], guidance_scale: float) -> list[dict[str, torch.Tensor]]:
         cfg = self.guided(guidance_scale)
         out = self.pipe.encode_prompt(
@@ -390,14 +400,17 @@ class FluxFamily(SD3Family):
     def unpack(self, latents: torch.Tensor, resolution: int) -> torch.Tensor:
         return type(self.pipe)._unpack_latents(latents, resolution, resolution, self.pipe.vae_scale_factor)
 
+    def prompt_reader(self) -> tuple[Any, int]:
+        tokenizer = self.pipe.tokenizer_2  # T5 carries the sequence; CLIP only the pooled embedding
+        return tokenizer, min(512, int(getattr(tokenizer, "model_max_length", 512) or 512))
+
     def encode_prompts(self, prompts: list[str], guidance_scale: float) -> list[dict[str, torch.Tensor]]:
-        limit = int(getattr(self.pipe.tokenizer_2, "model_max_length", 512) or 512)
         prompt_embeds, pooled, text_ids = self.pipe.encode_prompt(
             prompt=prompts,
             prompt_2=None,
             device=self.device,
             num_images_per_prompt=1,
-            max_sequence_length=min(512, limit),
+            max_sequence_length=self.prompt_reader()[1],
         )
         return [
             {"prompt_embeds": prompt_embeds[j : j + 1], "pooled_prompt_embeds": pooled[j : j + 1], "text_ids": text_ids}

@@ -77,7 +77,9 @@ def check_name(name: object, what: str) -> str:
 class CardInfo:
     """What the dataset card states about how the data was made. `model_id` and `source_dataset` are the names the
     public should see (a Hub id); None leaves a local model or dataset unnamed (the card then says so, and shows
-    placeholders in its snippets), so that no local path reaches a card unless it is given here."""
+    placeholders in its snippets), so that no local path reaches a card unless it is given here. `settings` are the
+    generation settings that change the images (steps, guidance, scheduler, spacing, resolution, dtype, family,
+    noise rule); the card lists them."""
 
     model_id: str | None
     model_revision: str | None
@@ -86,6 +88,8 @@ class CardInfo:
     strategy: str
     source_dataset: str | None
     source_revision: str | None = None
+    source_split: str = "train"
+    settings: dict[str, Any] = field(default_factory=dict)
     prompt_template: str | None = None
     command: str = ""
     license: str = "other"
@@ -218,9 +222,15 @@ def _prose(info: CardInfo, counts: Mapping[str, Mapping[str, int]]) -> str:
         f"- Noise ratios: {', '.join(str(r) for r in info.noise_ratios)}",
         f"- Target strategy: {_code(info.strategy)}",
         f"- Seed: {info.seed} (each row's noise seed is derived from the seed, its source index and target)",
-        f"- Source dataset: {source}",
+        f"- Source dataset: {source}, split {_code(info.source_split)}",
         f"- genie-transforms version: {__version__}",
     ]
+    if info.settings:
+        shown = ", ".join(
+            f"{_plain(k.replace('_', ' '))} {_code('the model default' if v is None else v)}"
+            for k, v in info.settings.items()
+        )
+        lines.append(f"- Generation settings: {shown}")
     if info.embedder:
         lines.append(f"- GeNIe-Ada embedder: {_code(info.embedder)}")
     if info.skipped_rows:
@@ -253,10 +263,11 @@ def _prose(info: CardInfo, counts: Mapping[str, Mapping[str, int]]) -> str:
             *_fence(
                 "from datasets import load_dataset\nfrom genie_transforms import GenieGenerator\n"
                 "from genie_transforms.hub import load_noise_table, regenerate_ada_images\n\n"
-                f'gen = GenieGenerator.from_pretrained("{model_ref}", revision="{info.model_revision}")\n'
-                f'source = load_dataset("{info.source_dataset or "<source dataset>"}", split="train")  '
-                "# the split the table was made from\n"
-                'out = regenerate_ada_images(gen, source, load_noise_table("<repo id>"))',
+                f"gen = GenieGenerator.from_pretrained({model_ref!r}, revision={info.model_revision!r})\n"
+                f"source = load_dataset({info.source_dataset or '<source dataset>'!r}, "
+                f"split={info.source_split!r})  # the split the table was made from\n"
+                "# the table's own settings (steps, guidance, scheduler, ...) are applied; a wrong source is refused\n"
+                f'out = regenerate_ada_images(gen, source, load_noise_table("<repo id>", split={info.source_split!r}))',
                 "python",
             ),
         ]

@@ -20,6 +20,7 @@ What survives what:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -68,6 +69,29 @@ def load_source(
             f"Could not load dataset {dataset!r} (split {split!r}): there is no folder {path.absolute()}, and as a "
             f"Hub id: {reason}"
         ) from err
+
+
+def stream_identity(dataset: str, revision: str | None = None) -> str | None:
+    """The identity of a source read as a stream, which has no `datasets` fingerprint: for a local folder or file,
+    `files:sha256:<16 hex>` over every data file's relative path, size and modification time (what `datasets`
+    fingerprints a local dataset by); for a Hub id, its resolved commit (the revision as given when the Hub cannot
+    be asked)."""
+    path = Path(dataset).expanduser()
+    if path.exists():
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        digest = hashlib.sha256()
+        for file in files:
+            rel = file.relative_to(path) if file != path else Path(file.name)
+            if not any(part.startswith(".") for part in rel.parts):
+                st = file.stat()
+                digest.update(f"{rel.as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        return f"files:sha256:{digest.hexdigest()[:16]}"
+    try:
+        from huggingface_hub import HfApi
+
+        return f"commit:{HfApi().dataset_info(dataset, revision=revision).sha}"
+    except Exception:  # offline or unknown: the revision the user pinned is what names the data
+        return None if revision is None else f"revision:{revision}"
 
 
 def spells_a_path(name: str) -> bool:
@@ -161,10 +185,28 @@ class ChunkRecord:
     start: int
     stop: int
     skipped: list[int]
+    job: str | None = None
 
 
 def _sidecar(out_dir: Path, k: int) -> Path:
     return chunk_path(out_dir, k).with_suffix(".json")
+
+
+def _job(out_dir: Path) -> dict[str, Any]:
+    return json.loads((out_dir / JOB_FILE).read_text())
+
+
+def job_digest(job: Mapping[str, Any]) -> str:
+    """A short hash of a job's settings as a resume compares them ([`identity_view`]): each chunk's record carries
+    the digest of the job that wrote it, so a chunk of another job (after `job.json` was reset) is never merged."""
+    text = json.dumps(identity_view(job), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def chunk_rows(job: Mapping[str, Any], k: int) -> tuple[int, int]:
+    """The source rows [start, stop) that chunk `k` of a job holds."""
+    size = job["chunk_size"]
+    return k * size, min(job["num_rows"], (k + 1) * size)
 
 
 def chunk_problem(out_dir: Path, k: int, deep: bool = True) -> str | None:
@@ -176,6 +218,11 @@ def chunk_problem(out_dir: Path, k: int, deep: bool = True) -> str | None:
     if not sidecar.is_file():
         return "not recorded as finished"
     record = ChunkRecord(**json.loads(sidecar.read_text()))
+    job = _job(out_dir)
+    if record.job != job_digest(job):
+        return "written by another job (its settings differ from job.json's)"
+    if (record.start, record.stop) != chunk_rows(job, k):
+        return f"holds rows {record.start}-{record.stop}, job.json describes {chunk_rows(job, k)}"
     size = path.stat().st_size
     if size != record.bytes:
         return f"{size} bytes on disk, {record.bytes} written"
@@ -188,7 +235,7 @@ def write_chunk(out_dir: Path, k: int, ds: Dataset, start: int, stop: int, skipp
     sidecar = _sidecar(out_dir, k)
     sidecar.unlink(missing_ok=True)  # the old record (if any) no longer describes the file
     written = write_parquet(ds, chunk_path(out_dir, k))
-    record = ChunkRecord(written.rows, written.bytes, written.sha256, start, stop, skipped)
+    record = ChunkRecord(written.rows, written.bytes, written.sha256, start, stop, skipped, job_digest(_job(out_dir)))
     tmp = sidecar.with_name(f".{sidecar.name}.tmp{os.getpid()}")
     tmp.write_text(json.dumps(asdict(record)))
     with open(tmp, "rb+") as f:
@@ -356,17 +403,33 @@ def missing_chunks(out_dir: str | Path, deep: bool = False) -> list[int]:
     """Chunk numbers of the job in `out_dir` that are not finished yet (missing or broken; checksums too with
     `deep`, which reads every chunk: a resume checks its own chunks so, and the merge checks them all)."""
     out_dir = Path(out_dir)
-    job = json.loads((out_dir / JOB_FILE).read_text())
-    n_chunks = -(-job["num_rows"] // job["chunk_size"])
-    return [k for k in range(n_chunks) if chunk_problem(out_dir, k, deep) is not None]
+    return [k for k in range(_num_chunks(_job(out_dir))) if chunk_problem(out_dir, k, deep) is not None]
+
+
+def _num_chunks(job: Mapping[str, Any]) -> int:
+    return -(-job["num_rows"] // job["chunk_size"])
+
+
+def stray_files(out_dir: str | Path) -> list[Path]:
+    """Files in the job's `chunks/` folder that its `job.json` does not describe (a sync-conflict copy, a chunk
+    of a longer job, a stray file): never merged."""
+    out_dir = Path(out_dir)
+    n = _num_chunks(_job(out_dir))
+    described = {p.name for k in range(n) for p in (chunk_path(out_dir, k), _sidecar(out_dir, k))}
+    folder = out_dir / "chunks"
+    return (
+        sorted(p for p in folder.iterdir() if p.is_file() and p.name not in described and not p.name.startswith("."))
+        if folder.is_dir()
+        else []
+    )
 
 
 def skipped_rows(out_dir: str | Path) -> list[int]:
     """The source rows every finished chunk of the job skipped (images that could not be decoded)."""
     out_dir = Path(out_dir)
     rows: list[int] = []
-    for sidecar in sorted((out_dir / "chunks").glob("chunk-*.json")):
-        rows += json.loads(sidecar.read_text())["skipped"]
+    for k in range(_num_chunks(_job(out_dir))):
+        rows += json.loads(_sidecar(out_dir, k).read_text())["skipped"]
     return rows
 
 
@@ -386,7 +449,12 @@ def merge_chunks(out_dir: str | Path, split: str = "train") -> Path | None:
     if not lock.acquire():
         return None
     try:
-        files = sorted((out_dir / "chunks").glob("chunk-*.parquet"))
+        stray = stray_files(out_dir)
+        if stray:
+            logger.warning(
+                "Left out of the merge (job.json does not describe them): %s", ", ".join(p.name for p in stray)
+            )
+        files = [chunk_path(out_dir, k) for k in range(_num_chunks(_job(out_dir)))]
         staging = out_dir / f".dataset.tmp{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         (staging / "data").mkdir(parents=True)
@@ -420,8 +488,10 @@ __all__ = [
     "check_job",
     "chunk_path",
     "chunk_problem",
+    "chunk_rows",
     "differences",
     "identity_view",
+    "job_digest",
     "load_source",
     "merge_chunks",
     "missing_chunks",
@@ -429,5 +499,7 @@ __all__ = [
     "shard_chunks",
     "skipped_rows",
     "spells_a_path",
+    "stray_files",
+    "stream_identity",
     "write_chunk",
 ]

@@ -252,7 +252,10 @@ def weights_identity(owner: Any) -> str:
         if isinstance(module, torch.nn.Module)
         for name, t in [*module.named_parameters(), *module.named_buffers()]
     ]
-    key = tuple((name, t.data_ptr(), t._version, str(t.dtype), tuple(t.shape)) for name, t in tensors)
+    key = tuple(  # inference tensors keep no version counter: their storage stands for them
+        (name, t.data_ptr(), -1 if t.is_inference() else t._version, str(t.dtype), tuple(t.shape))
+        for name, t in tensors
+    )
     cached = _WEIGHT_IDENTITIES.get(owner)
     if cached is not None and cached[0] == key:
         return cached[1]
@@ -290,9 +293,10 @@ def read_metadata(folder: Path) -> dict[str, Any]:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON ({err}); fix or delete it.") from None
-    template = data.get("prompt_template")
-    if template is not None and (not isinstance(template, str) or template.count("{}") != 1):
-        raise ValueError(f"{path}: `prompt_template` must be a string with exactly one '{{}}', got {template!r}.")
+    if data.get("prompt_template") is not None:
+        from .prompts import check_template
+
+        check_template(data["prompt_template"], f"{path}: `prompt_template`")
     return data
 
 

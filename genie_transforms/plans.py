@@ -4,6 +4,7 @@ noise ratio, source latents, prompt embeddings), and the output with one provena
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,7 @@ import numpy as np
 import torch
 
 from ._version import __version__
+from .errors import GenieWarning
 from .families import Family, StartLevel, sd15_snr
 from .images import ImageSpec, content_hash, fit_square, join_batch, pil_to_tensor, restore, tensor_to_pil, to_rgb
 from .outputs import GenieOutput, GenieRecord
@@ -72,6 +74,29 @@ class PromptCache:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+
+def check_prompt_lengths(family: Family, named: Mapping[str, str]) -> None:
+    """Refuse a prompt that the model's text encoder would cut before the end of its class name (`named` maps
+    each prompt to the class name it must show); warn (`GenieWarning`) when only words after the name are cut."""
+    tokenizer, limit = family.prompt_reader()
+    for prompt, name in named.items():
+        total = len(tokenizer(prompt).input_ids)
+        if total <= limit:
+            continue
+        end = prompt.find(name)
+        upto = len(tokenizer(prompt[: end + len(name)]).input_ids) if end >= 0 else total
+        if upto > limit:
+            raise ValueError(
+                f"The prompt for class {name!r} is {total} tokens and the model's text encoder reads {limit}: the "
+                f"class name would be cut off ({prompt[:80]!r}...). Shorten the template or the class name."
+            )
+        warnings.warn(
+            f"The prompt for class {name!r} is {total} tokens and the model's text encoder reads {limit}: the words "
+            f"after the class name are cut ({prompt[:80]!r}...).",
+            GenieWarning,
+            stacklevel=4,
+        )
 
 
 def encode_sources(family: Family, sources: list, keys: list[str], batch_size: int) -> dict[str, torch.Tensor]:
@@ -181,6 +206,7 @@ def build_plan(
             latents = encode_sources(family, sources, keys, batch_size)
     ids = keys if source_ids is None else [str(s) for s in source_ids]
     prompt_texts = [prompt_map.prompt(t) for t in target_idx]
+    check_prompt_lengths(family, {p: prompt_map.name(t) for p, t in zip(prompt_texts, target_idx)})
     with torch.inference_mode():
         embeds = cache.embed(family, prompt_texts, guidance_scale)
     return GenerationPlan(
@@ -247,6 +273,7 @@ __all__ = [
     "PromptCache",
     "UnknownLabelError",
     "build_plan",
+    "check_prompt_lengths",
     "check_target",
     "encode_sources",
     "per_row",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Mapping, Sequence
 
 DEFAULT_TEMPLATE = "a photo of a {}."
@@ -39,6 +40,28 @@ def clean_class_name(name: str, synonyms: str = "all") -> str:
     if not cleaned:
         raise ValueError(f"Class name {name!r} is empty after cleaning; give a readable name for it.")
     return cleaned
+
+
+def check_template(template: object, what: str = "`template`") -> str:
+    """A prompt template: a string with exactly one plain `{}` for the class name (literal braces written `{{` and
+    `}}`). Named or numbered fields (`{style}`, `{0}`), format specs (`{:>5}`), conversions and attribute access are
+    refused here, not as a traceback at the first prompt."""
+    if not isinstance(template, str):
+        raise ValueError(f"{what} must be a string with exactly one '{{}}' for the class name, got {template!r}.")
+    try:
+        fields = [f for f in string.Formatter().parse(template) if f[1] is not None]
+    except ValueError as err:
+        raise ValueError(
+            f"{what} {template!r} is not a valid template ({err}); write literal braces as {{{{ }}}}."
+        ) from None
+    plain = [f for f in fields if f[1] == "" and not f[2] and f[3] is None]
+    if len(fields) != 1 or len(plain) != 1:
+        odd = [("{" + (f[1] or "") + (f"!{f[3]}" if f[3] else "") + (f":{f[2]}" if f[2] else "") + "}") for f in fields]
+        raise ValueError(
+            f"{what} must contain exactly one plain '{{}}' for the class name, got {template!r} (fields: {odd}); "
+            "write literal braces as {{ and }}."
+        )
+    return template
 
 
 class PromptMap:
@@ -84,9 +107,7 @@ class PromptMap:
         for key in items:
             if isinstance(key, bool) or not isinstance(key, int):
                 raise TypeError(f"Class indices must be int, got {key!r}; pass a list or a dict {{int: name}}.")
-        if not isinstance(template, str) or template.count("{}") != 1:
-            raise ValueError(f"`template` must contain exactly one '{{}}' for the class name, got {template!r}.")
-        self.template = template
+        self.template = check_template(template)
         self.names: dict[int, str] = {k: clean_class_name(v, synonyms) if clean else str(v) for k, v in items.items()}
         self.overrides: dict[int, str] = {}
         for key, prompt in (overrides or {}).items():
@@ -173,5 +194,6 @@ __all__ = [
     "DEFAULT_TEMPLATE",
     "SYNONYMS",
     "PromptMap",
+    "check_template",
     "clean_class_name",
 ]

@@ -146,10 +146,10 @@ def check_noise_ratio(noise_ratio: object, num_inference_steps: int) -> float:
     """Validate one noise ratio r: a real number in (0, 1] (numpy and torch scalars too) with at least one
     denoising step, ``denoising_steps(r, steps) >= 1``."""
     value = as_scalar(noise_ratio)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"`noise_ratio` must be a float in (0, 1], got {noise_ratio!r}.")
     r = float(value)
-    if not 0.0 < r <= 1.0:
+    if not (math.isfinite(r) and 0.0 < r <= 1.0):
         raise ValueError(f"`noise_ratio` should be in (0.0, 1.0] but is {r}.")
     if denoising_steps(r, num_inference_steps) == 0:
         raise ValueError(

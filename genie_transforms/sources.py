@@ -9,9 +9,11 @@ adapters alike: `draw(label, rng) -> params` (small, JSON-friendly values; no im
 from __future__ import annotations
 
 import io
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -147,10 +149,8 @@ class BankSource:
     def __init__(self, bank: Any, resize: Resize | None = None) -> None:
         from datasets import ClassLabel, Dataset
 
-        if isinstance(bank, str):
-            from .jobs import load_source
-
-            bank = load_source(bank)
+        if isinstance(bank, (str, os.PathLike)):
+            bank = load_bank(bank)
         if isinstance(bank, Mapping):  # a DatasetDict (Albumentations hands it over as a plain dict)
             splits = list(bank)
             raise TypeError(
@@ -166,6 +166,7 @@ class BankSource:
             )
         if len(bank) == 0:
             raise ValueError("The bank is empty; generate some hard negatives first.")
+        check_bank_columns(bank)
         from datasets import Image as ImageFeature
 
         images = bank.select_columns(["image"]).cast_column("image", ImageFeature(decode=False))
@@ -179,7 +180,13 @@ class BankSource:
         self.targets = np.asarray(bank["label"])
         ratios = bank["noise_ratio"] if "noise_ratio" in bank.column_names else [None] * len(bank)
         self.ratios = np.array([1.0 if r is None else r for r in ratios], dtype=np.float64)
-        self.index = {int(c): np.flatnonzero(sources == c) for c in np.unique(sources)}
+        # only generated rows are hard negatives: a bank made with keep_original=True also holds the real images
+        generated = np.asarray(bank["is_generated"], dtype=bool) if "is_generated" in bank.column_names else None
+        drawable = np.ones(len(bank), dtype=bool) if generated is None else generated
+        self.index = {
+            int(c): rows for c in np.unique(sources) if len(rows := np.flatnonzero((sources == c) & drawable))
+        }
+        self.files = _file_stats(self.bank)  # checked again when a worker re-opens the bank
         feature = bank.features["label"]
         self.num_classes = feature.num_classes if isinstance(feature, ClassLabel) else int(self.targets.max()) + 1
         self.names = list(feature.names) if isinstance(feature, ClassLabel) else None
@@ -250,6 +257,70 @@ class BankSource:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state, _lock=threading.Lock())
+        if _file_stats(self.bank) != self.files:
+            raise RuntimeError(
+                "The bank's files changed since this transform was made (regenerated or replaced): its labels no "
+                "longer describe its images. Build the transform again on the new bank."
+            )
+
+
+def _file_stats(ds: Any) -> list[tuple[str, int, int, int]]:
+    """(path, size, mtime, inode) of the Arrow files a dataset is memory-mapped from ([] for one in memory)."""
+    stats = []
+    for entry in ds.cache_files:
+        st = os.stat(entry["filename"])
+        stats.append((entry["filename"], st.st_size, st.st_mtime_ns, st.st_ino))
+    return stats
+
+
+def load_bank(path: str | os.PathLike) -> Any:
+    """A bank given as a path: a job folder (its merged `dataset/`), a dataset folder or a `save_to_disk` folder,
+    with its one split whatever its name; several splits are refused, naming them."""
+    from datasets import DatasetDict, load_dataset, load_from_disk
+
+    folder = Path(path).expanduser()
+    if (folder / "job.json").is_file() and (folder / "dataset").is_dir():
+        folder = folder / "dataset"
+    if not folder.exists():
+        from .jobs import load_source
+
+        return load_source(str(path))  # a Hub id (or a clear error for a missing folder)
+    saved = (folder / "dataset_dict.json").is_file() or (folder / "state.json").is_file()
+    loaded = load_from_disk(str(folder)) if saved else load_dataset(str(folder))
+    if isinstance(loaded, DatasetDict):
+        if len(loaded) != 1:
+            raise TypeError(f"The bank {path} holds several splits {list(loaded)}; pass one: bank=ds[split].")
+        (loaded,) = loaded.values()
+    return loaded
+
+
+def check_bank_columns(bank: Any) -> None:
+    """Clear errors for bank columns that would mislabel: labels that are not class indices, missing values, noise
+    ratios that are not numbers, and `label` / `source_label` with different class names (one of them remapped with
+    `align_labels_with_mapping` or `cast_column`)."""
+    from datasets import ClassLabel, Value
+
+    features = bank.features
+    for column in ("label", "source_label"):
+        feature = features[column]
+        if not isinstance(feature, ClassLabel) and not (isinstance(feature, Value) and feature.dtype.startswith("int")):
+            raise ValueError(
+                f"The bank's {column!r} column is {feature}, not class indices (a ClassLabel or ints); cast it with "
+                f"bank.cast_column({column!r}, ClassLabel(names=[...]))."
+            )
+        if any(v is None for v in bank[column]):
+            raise ValueError(f"The bank's {column!r} column has missing values (None); drop those rows first.")
+    label, source = features["label"], features["source_label"]
+    if isinstance(label, ClassLabel) and isinstance(source, ClassLabel) and label.names != source.names:
+        raise ValueError(
+            f"The bank's 'label' and 'source_label' name other classes ({label.names[:5]} and {source.names[:5]}): "
+            "one was remapped (align_labels_with_mapping or cast_column) and not the other, so draws would take the "
+            "wrong source class. Remap both columns the same way, or use the bank as it was generated."
+        )
+    if "noise_ratio" in features and not (
+        isinstance(features["noise_ratio"], Value) and features["noise_ratio"].dtype.startswith("float")
+    ):
+        raise ValueError(f"The bank's 'noise_ratio' column is {features['noise_ratio']}, not float numbers.")
 
 
 def _nbytes(image: Any) -> int:
@@ -327,8 +398,8 @@ class TransformCore:
                 )
         self.num_classes = num_classes or source.num_classes
         self.unserved: set[int] = set()
-        if num_classes is not None:
-            missing = [c for c in range(num_classes) if not source.serves(c)]
+        if source.kind == "bank" or num_classes is not None:  # the bank's classes are known without num_classes
+            missing = [c for c in range(self.num_classes) if not source.serves(c)]
             if missing and unserved == "error":
                 raise ValueError(
                     f"The {source.kind} has no hard negative for the source classes {missing[:20]}; samples of those "
@@ -376,5 +447,7 @@ __all__ = [
     "Resize",
     "TransformCore",
     "as_generator",
+    "check_bank_columns",
+    "load_bank",
     "make_source",
 ]

@@ -3,7 +3,15 @@ import pytest
 import torch
 
 from genie_transforms import GenieGenerator
-from genie_transforms.ada import GenieAda, ada_select, check_grid, class_prototypes, generate_from_table
+from genie_transforms.ada import (
+    TABLE_SETTINGS,
+    GenieAda,
+    ada_select,
+    check_grid,
+    class_prototypes,
+    generate_from_table,
+    source_hash,
+)
 from genie_transforms.embedders import Embedder
 from genie_transforms.errors import GenieWarning
 
@@ -84,7 +92,11 @@ def test_exact_ada_returns_the_sweep_image_at_r_star_and_a_complete_table(ada_se
         "noise_seed",
         "model_id",
         "model_revision",
+        "source_sha256",
+        *TABLE_SETTINGS,
     }
+    assert row["num_inference_steps"] == gen.num_inference_steps and row["model_family"] == "sd"
+    assert row["source_sha256"] == source_hash(rgb_images[0])
     assert row["grid"] == [0.5, 0.6, 0.7, 0.8, 0.9] and len(row["projections"]) == 5 and len(row["jumps"]) == 4
     assert row["r_star"] == row["grid"][int(np.argmax(row["jumps"])) + 1] and row["embedder"] == "pooled"
     for i, rec in enumerate(out.records):

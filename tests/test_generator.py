@@ -386,8 +386,9 @@ def test_numpy_and_torch_scalars_are_accepted_and_bools_refused(tiny_generator, 
             tiny_generator.generate(rgb_images[:1], bad, 0.5, seed=0, prompts=prompts)
     with pytest.raises(TypeError, match="`noise_ratio` must be a float"):
         tiny_generator.generate(rgb_images[:1], 1, True, seed=0, prompts=prompts)
-    with pytest.raises(TypeError, match="`noise_ratio` must be a float"):
-        tiny_generator.generate(rgb_images[:1], 1, float("nan"), seed=0, prompts=prompts)
+    for bad in (float("nan"), float("inf"), -float("inf"), 1.5):  # a number out of range, as 1.5 is
+        with pytest.raises(ValueError, match=r"should be in \(0.0, 1.0\] but is"):
+            tiny_generator.generate(rgb_images[:1], 1, bad, seed=0, prompts=prompts)
 
 
 @pytest.mark.parametrize("steps", [10, 20, 25, 50])

@@ -370,3 +370,55 @@ def test_a_chunk_replaced_with_other_content_of_the_same_size_is_caught_by_its_c
         merge_chunks(out)
     assert main(generate_args(source_dir, tiny_model_path, out)) == 0  # the resume regenerates it
     assert missing_chunks(out, deep=True) == []
+
+
+def test_a_streamed_source_has_an_identity_and_a_resume_on_changed_data_is_refused(
+    tiny_model_path, tmp_path, make_dataset, capsys
+):
+    """The silent failure first: a streaming job had no source fingerprint, so a resume accepted other data that
+    the eager path refuses."""
+    import json
+
+    from genie_transforms.jobs import stream_identity
+
+    data = tmp_path / "data" / "train.parquet"
+    data.parent.mkdir()
+    make_dataset(5).to_parquet(str(data))
+    out = tmp_path / "job"
+    args = generate_args(tmp_path / "data", tiny_model_path, out, "--streaming", "--limit", "4")
+    assert main(args) == 0
+    recorded = json.loads((out / "job.json").read_text())["source"]["fingerprint"]
+    assert recorded == stream_identity(str(tmp_path / "data")) and recorded.startswith("files:sha256:")
+    make_dataset(6).select(range(1, 6)).to_parquet(str(data))  # other rows in the same file
+    capsys.readouterr()
+    assert main(args) != 0
+    assert "fingerprint" in capsys.readouterr().err
+    assert stream_identity("org/unknown-dataset", "abc123") == "revision:abc123"  # offline: the pinned revision
+
+
+def test_a_job_folder_merges_only_the_chunks_its_job_json_describes(source_dir, tiny_model_path, tmp_path):
+    """The silent failure first: a sync-conflict copy and a chunk of a longer job in `chunks/`, then `job.json`
+    reset for a job with another seed: the merge holds each source row once, of the job as it is now (it gave 16
+    rows for 8 sources with exit 0)."""
+    import json
+    import shutil
+
+    from genie_transforms.jobs import stray_files
+
+    out = tmp_path / "job"
+    assert main(generate_args(source_dir, tiny_model_path, out, "--limit", "6")) == 0
+    chunks = out / "chunks"
+    shutil.copy(chunk_path(out, 0), chunks / "chunk-000000 (conflict).parquet")
+    shutil.copy(chunk_path(out, 1), chunks / "chunk-000007.parquet")  # beyond the two chunks the job has
+    assert [p.name for p in stray_files(out)] == ["chunk-000000 (conflict).parquet", "chunk-000007.parquet"]
+    merge_chunks(out)
+    merged = load_dataset(str(out / "dataset"), split="train")
+    assert sorted(merged["source_index"]) == list(range(6))
+    first_seeds = merged["noise_seed"]
+
+    (out / "job.json").unlink()  # reset: the same folder, another job
+    assert main(generate_args(source_dir, tiny_model_path, out, "--limit", "6", "--seed", "1")) == 0
+    assert json.loads((out / "job.json").read_text())["seed"] == 1
+    again = load_dataset(str(out / "dataset"), split="train")
+    assert sorted(again["source_index"]) == list(range(6))
+    assert not set(again["noise_seed"]) & set(first_seeds)  # every chunk was made again, none kept from seed 0

@@ -56,3 +56,24 @@ def test_the_prompt_cache_keeps_embeddings_per_guidance_mode(tiny_generator):
     assert len(cache) == 2
     cache.clear()
     assert len(cache) == 0
+
+
+def test_a_prompt_whose_class_name_the_text_encoder_would_cut_is_refused(tiny_generator, rgb_images):
+    """The silent failure first: a long template pushes the class name past CLIP's 77 tokens, and every image
+    would show no class at all."""
+    import warnings
+
+    from genie_transforms import PromptMap
+    from genie_transforms.errors import GenieWarning
+
+    long = PromptMap(["cat", "dog"], template="a photo " * 60 + "of a {}.")
+    with pytest.raises(ValueError, match="class 'dog' is .* tokens and the model's text encoder reads 77: the class"):
+        tiny_generator.generate(rgb_images[:1], 1, 0.5, seed=0, prompts=long)
+    tail = PromptMap(["cat", "dog"], template="a {} " + "photo " * 80)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = tiny_generator.generate(rgb_images[:1], 1, 0.5, seed=0, prompts=tail)
+    assert len(out.images) == 1
+    assert any(
+        issubclass(w.category, GenieWarning) and "after the class name are cut" in str(w.message) for w in caught
+    )

@@ -76,3 +76,25 @@ def test_prompt_map_validates_construction():
 def test_prompt_map_round_trips_through_dict():
     pm = PromptMap(["cat", "dog"], template="a {} photo.", overrides={0: "a kitten."})
     assert PromptMap.from_dict(pm.to_dict()) == pm
+
+
+@pytest.mark.parametrize("template", ["{style} of a {}", "{0}", "{:>5}", "a {!r}", "{}.{}", "{x.y}", "a { photo {}"])
+def test_a_template_is_refused_when_it_is_read_not_at_the_first_prompt(template, tmp_path, capsys):
+    """Everywhere a template is read: `PromptMap`, a model folder's `genie.json`, and `--template`."""
+    import json
+
+    from genie_transforms.cli import main
+    from genie_transforms.loading import read_metadata
+
+    with pytest.raises(ValueError, match="exactly one plain '{}'|not a valid template"):
+        PromptMap(["cat"], template=template)
+    (tmp_path / "genie.json").write_text(json.dumps({"prompt_template": template}))
+    with pytest.raises(ValueError, match="genie.json: `prompt_template`"):
+        read_metadata(tmp_path)
+    with pytest.raises(SystemExit):
+        main(["generate", "--dataset", "d", "--model", "m", "--output", str(tmp_path / "o"), "--template", template])
+    assert "--template" in capsys.readouterr().err
+
+
+def test_literal_braces_are_kept_in_a_template():
+    assert PromptMap(["cat"], template="a {{logo}} of a {}").prompt(0) == "a {logo} of a cat"

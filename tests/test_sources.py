@@ -185,3 +185,80 @@ def test_a_bank_that_is_not_one_split_or_not_there_is_named_with_its_fix(host, b
         module.GenieTransform(bank="runs/nope")
     with pytest.raises(FileNotFoundError, match="No such folder: './runs/nope'"):
         module.GenieTransform(bank="./runs/nope")
+
+
+def test_a_remapped_bank_is_refused_not_drawn_from_the_wrong_class(bank):
+    """The silent failure first: `align_labels_with_mapping` remaps `label` and leaves `source_label`, and every draw
+    took the wrong source class."""
+    mapping = {"boat": 0, "car": 1, "dog": 2, "cat": 3}
+    with pytest.raises(ValueError, match="'label' and 'source_label' name other classes"):
+        BankSource(bank.align_labels_with_mapping(mapping, "label"))
+    both = bank.align_labels_with_mapping(mapping, "label").align_labels_with_mapping(mapping, "source_label")
+    source = BankSource(both)  # both remapped the same way: consistent
+    rng = np.random.default_rng(0)
+    for label in range(4):
+        row = source.draw(label, rng)["bank_index"]
+        assert both[row]["source_label"] == label
+
+
+def test_a_bank_with_originals_hands_out_only_generated_images(tiny_generator, make_dataset):
+    from genie_transforms.datasets import generate_hard_negatives
+
+    mixed = generate_hard_negatives(make_dataset(4), tiny_generator, noise_ratio=1.0, targets="random_k:1")
+    with_originals = generate_hard_negatives(
+        make_dataset(4), tiny_generator, noise_ratio=1.0, targets="random_k:1", keep_original=True
+    )
+    assert len(with_originals) == 2 * len(mixed)
+    source = BankSource(with_originals)
+    rng = np.random.default_rng(0)
+    rows = [source.draw(label, rng)["bank_index"] for label in range(4) for _ in range(30)]
+    assert all(with_originals[r]["is_generated"] for r in set(rows))
+
+
+def test_a_bank_whose_files_were_regenerated_under_a_pickled_transform_is_refused(bank_path, tmp_path):
+    import shutil
+
+    folder = tmp_path / "bank"
+    shutil.copytree(bank_path, folder)
+    source = BankSource(load_from_disk(str(folder)))
+    state = pickle.dumps(source)
+    pickle.loads(state)  # unchanged: a worker re-opens it
+    regenerated = load_from_disk(bank_path).shuffle(seed=1).flatten_indices()  # other rows, other labels
+    shutil.rmtree(folder)
+    regenerated.save_to_disk(str(folder))
+    with pytest.raises(RuntimeError, match="bank's files changed since this transform was made"):
+        pickle.loads(state)
+
+
+def test_a_bank_path_may_be_a_pathlib_path_or_a_job_folder_with_any_split(bank_path, tmp_path):
+    import json
+    from pathlib import Path
+
+    assert len(BankSource(Path(bank_path)).targets) == len(load_from_disk(bank_path))
+    job = tmp_path / "job"
+    (job / "dataset" / "data").mkdir(parents=True)
+    load_from_disk(bank_path).to_parquet(str(job / "dataset" / "data" / "test-00000-of-00001.parquet"))
+    (job / "job.json").write_text(json.dumps({"split": "test"}))
+    assert len(BankSource(job).targets) == len(load_from_disk(bank_path))
+
+
+def test_a_class_the_bank_cannot_serve_is_refused_at_construction_without_num_classes(bank):
+    partial = bank.filter(lambda row: row["source_label"] != 2)
+    with pytest.raises(ValueError, match=r"no hard negative for the source classes \[2\]"):
+        TransformCore(BankSource(partial))
+    core = TransformCore(BankSource(partial), unserved="pass")
+    assert core.draw(2, np.random.default_rng(0)) is None and core.draw(1, np.random.default_rng(0)) is not None
+
+
+def test_malformed_bank_columns_are_named(bank):
+    from datasets import Value
+
+    with pytest.raises(ValueError, match="'label' column is Value.*string.*not class indices"):
+        BankSource(bank.cast_column("label", Value("string")))
+    with pytest.raises(ValueError, match="'noise_ratio' column is Value.*string.*not float"):
+        BankSource(bank.cast_column("noise_ratio", Value("string")))
+    nones = bank.cast_column("source_label", Value("int64")).map(
+        lambda row, i: {"source_label": None if i == 0 else row["source_label"]}, with_indices=True
+    )
+    with pytest.raises(ValueError, match="'source_label' column has missing values"):
+        BankSource(nones)

@@ -126,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     merged = load_dataset(str(folder), split=args.split)
     table = noise_table(merged)
+    table = table.add_column("source_split", [args.split] * len(table))
     table_dir = args.output / "noise_table" / "data"
     table_dir.mkdir(parents=True, exist_ok=True)
     write_parquet(table, table_dir / f"{args.split}-00000-of-00001.parquet")

@@ -183,6 +183,16 @@ def build_generator(args: argparse.Namespace, **overrides: Any):
     return gen
 
 
+def template_argument(value: str) -> str:
+    """`--template`, checked when the command line is read."""
+    from ..prompts import check_template
+
+    try:
+        return check_template(value, "--template")
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool = True, streaming: bool = False) -> None:
     """Source-dataset options."""
     group = parser.add_argument_group("source dataset")
@@ -205,6 +215,7 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool = Tr
     )
     group.add_argument(
         "--template",
+        type=template_argument,
         default=None,
         help="prompt template with one {} (default: the model's declared one, else 'a photo of a {}.')",
     )
@@ -343,7 +354,7 @@ def read_source(args: argparse.Namespace, gen: Any, streaming: bool = False) -> 
     prompt map with the model's declared template (or --template, with a warning when it differs from the
     model's), and name the source (fingerprint, revision, rows) for the job's settings."""
     from ..datasets import check_dataset, prompt_map_for
-    from ..jobs import load_source
+    from ..jobs import load_source, stream_identity
     from ..prompts import PromptMap
 
     full = load_source(args.dataset, args.split, args.config, args.dataset_revision, streaming=streaming)
@@ -380,7 +391,9 @@ def read_source(args: argparse.Namespace, gen: Any, streaming: bool = False) -> 
         "revision": args.dataset_revision,
         "config": args.config,
         "split": args.split,
-        "fingerprint": getattr(full, "_fingerprint", None),
+        "fingerprint": stream_identity(args.dataset, args.dataset_revision)
+        if streaming
+        else getattr(full, "_fingerprint", None),
         "num_rows": num_rows,
         "streaming": streaming,
     }

@@ -21,6 +21,17 @@ from typing import Any
 
 from .common import UsageError, add_parser
 
+CARD_SETTINGS = (
+    "num_inference_steps",
+    "guidance_scale",
+    "scheduler",
+    "timestep_spacing",
+    "resolution",
+    "noise_rule",
+    "dtype",
+)
+"""The generator settings of a job that its card lists (they change the images)."""
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = add_parser(sub, "publish", "build a Hub dataset folder from genie generate / genie ada jobs", __doc__)
@@ -129,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
         strategy=strategy_spec(first["targets"]),
         source_dataset=source,
         source_revision=first["source"].get("revision"),
+        source_split=first["split"],
+        settings={k: settings.get(k) for k in CARD_SETTINGS},
         skipped_rows=sorted({r for job in jobs for r in job.get("skipped_rows", [])}),
         prompt_template=first.get("prompt_template"),
         license=args.license or ("cc-by-4.0" if bundled else "other"),

@@ -54,7 +54,7 @@ def test_publish_builds_a_repository_from_the_job_folders(source_dir, tiny_model
     options = ["--source-dataset", "my-org/photos", "--model-name", "my-org/tiny-sd"]
     assert main(["publish", "--genie", str(genie), "--ada", str(ada), "--output", str(named), *options]) == 0
     card = (named / "README.md").read_text()
-    assert "source_datasets:\n- my-org/photos" in card and 'from_pretrained("my-org/tiny-sd"' in card
+    assert "source_datasets:\n- my-org/photos" in card and "from_pretrained('my-org/tiny-sd'" in card
     assert str(tmp_path) not in card and "https://" in card
     for link in re.findall(r"\]\((https?://[^)]+)\)", card):  # every link in the card is one that resolves
         assert link.startswith("https://arxiv.org/abs/2312.02548"), link
