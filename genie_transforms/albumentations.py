@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -319,29 +319,33 @@ class EncodeLabel(ImageOnlyTransform):
         return {"num_classes": self.num_classes, "label_key": self.label_key}
 
 
-def reseed_worker(attribute: str = "transform") -> Callable[[int], None]:
+class reseed_worker:
     """A `DataLoader(worker_init_fn=...)` that gives the Albumentations pipeline of each worker its own seed.
 
     Under Albumentations 2.0.x, every worker's copy of an `A.Compose(..., seed=s)` draws the same sequence and every
     epoch repeats it. This reseeds the pipeline found at `dataset.<attribute>` in each worker with torch's worker
-    seed (different per worker and per epoch, and reproducible under `torch.manual_seed`).
+    seed (different per worker and per epoch, and reproducible under `torch.manual_seed`). It pickles, so it works
+    under the spawn start method (the default on macOS, Windows and Python 3.14).
 
     Examples:
         >>> loader = DataLoader(ds, num_workers=2, worker_init_fn=reseed_worker("transform"))  # doctest: +SKIP
     """
 
-    def init(worker_id: int) -> None:
+    def __init__(self, attribute: str = "transform") -> None:
+        self.attribute = attribute
+
+    def __call__(self, worker_id: int) -> None:
         import torch.utils.data
 
         info = torch.utils.data.get_worker_info()
         if info is None:
             raise RuntimeError("reseed_worker's function runs in DataLoader workers only (worker_init_fn=...).")
-        pipeline: Any = getattr(info.dataset, attribute, None)
+        pipeline: Any = getattr(info.dataset, self.attribute, None)
         if not hasattr(pipeline, "set_random_seed"):
-            raise ValueError(f"The dataset has no Albumentations pipeline at `.{attribute}`; pass reseed_worker(name).")
+            raise ValueError(
+                f"The dataset has no Albumentations pipeline at `.{self.attribute}`; pass reseed_worker(name)."
+            )
         pipeline.set_random_seed(info.seed % 2**32)
-
-    return init
 
 
 def _describe(bank: Any) -> str:

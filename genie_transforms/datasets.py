@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Sequence as SequenceABC
 from contextlib import contextmanager
@@ -175,25 +176,30 @@ def check_dataset(ds: Dataset | IterableDataset, image_column: str, label_column
         )
 
 
-def _decode(value: Any, index: int, errors: str) -> Any:
-    """Decode one undecoded `Image` cell (bytes/path) to PIL; corrupt images raise or are skipped (logged)."""
+def _decode(value: Any, index: int, errors: str, min_size: int = 1) -> Any:
+    """Decode one undecoded `Image` cell (bytes/path) to PIL; an image that cannot be decoded, or is smaller than
+    `min_size` on its shorter side, raises naming the dataset row, or is skipped (logged)."""
     from PIL import UnidentifiedImageError
 
+    path = value.get("path") if isinstance(value, dict) else getattr(value, "filename", None)
+    where = f"row {index}" + (f" ({path})" if path else "")
+    cause: BaseException | None = None
     try:
         image = ImageFeature().decode_example(value) if isinstance(value, dict) else value
         image.load()
-        return image
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
-        path = value.get("path") if isinstance(value, dict) else getattr(value, "filename", None)
-        where = f"row {index}" + (f" ({path})" if path else "")
-        if errors == "skip":
-            logger.warning("Skipping source %s: its image cannot be decoded (%s).", where, err)
-            return None
-        raise ValueError(
-            f"Source {where} has an image that cannot be decoded ({err}). Fix or drop that file, or skip undecodable "
-            "images (they are logged and listed in job.json): --errors skip on the command line, errors='skip' in "
-            "Python."
-        ) from err
+        problem, cause = f"has an image that cannot be decoded ({err})", err
+    else:
+        if min(image.size) >= min_size:
+            return image
+        problem, cause = f"is {image.width}x{image.height} px, smaller than min_image_size={min_size}", None
+    if errors == "skip":
+        logger.warning("Skipping source %s, which %s.", where, problem)
+        return None
+    raise ValueError(
+        f"Source {where} {problem}. Fix or drop that file, or skip such images (they are logged and listed in "
+        "job.json): --errors skip on the command line, errors='skip' in Python."
+    ) from cause
 
 
 @dataclass(frozen=True)
@@ -401,6 +407,12 @@ def _map_function(
     if errors not in ("raise", "skip"):
         raise ValueError(f"`errors` must be 'raise' or 'skip', got {errors!r}.")
     classes = prompt_map.labels
+    confusion = getattr(strategy, "confusion", None)
+    if confusion is not None and len(confusion) != max(classes) + 1:
+        raise ValueError(
+            f"The confusion matrix is {len(confusion)}x{len(confusion)} but the dataset has {max(classes) + 1} "
+            "classes; give the matrix of this dataset's classes, in label order."
+        )
     columns = (
         "image",
         "label",
@@ -432,7 +444,7 @@ def _map_function(
         pairs: list[Pair] = []
         for value, label, index in zip(batch[image_column], batch[label_column], indices):
             index = int(index) + index_offset
-            image = _decode(value, index, errors)
+            image = _decode(value, index, errors, generator.options.min_image_size)
             if image is None:
                 continue
             if int(label) < 0:
@@ -545,11 +557,24 @@ def generate_hard_negatives(
         )
     fingerprint = job_fingerprint(ds._fingerprint, fn.config, {"image_column": image_column, "label": label_column})
     multi = num_proc is not None and num_proc > 1
-    cache_file_name = None
-    if not ds.cache_files and datasets.is_caching_enabled():  # in memory: cache in the datasets cache folder
+    cache_file_name, keep_in_memory = None, False
+    beside = ds.cache_files and os.access(Path(ds.cache_files[0]["filename"]).parent, os.W_OK)
+    if not beside and datasets.is_caching_enabled():  # in memory, or a read-only folder: the datasets cache folder
         folder = Path(datasets.config.HF_DATASETS_CACHE) / "genie_transforms"
-        folder.mkdir(parents=True, exist_ok=True)
-        cache_file_name = str(folder / f"{fingerprint}.arrow")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            writable = os.access(folder, os.W_OK)
+        except OSError:
+            writable = False
+        if writable:
+            cache_file_name = str(folder / f"{fingerprint}.arrow")
+        else:
+            keep_in_memory = True
+            logger.warning(
+                "The datasets cache %s is not writable: the hard negatives stay in memory (not cached). Set "
+                "HF_DATASETS_CACHE to a writable folder to cache them.",
+                folder,
+            )
     with _spawned_workers(multi):
         return ds.map(
             fn,
@@ -562,6 +587,7 @@ def generate_hard_negatives(
             num_proc=num_proc,
             new_fingerprint=fingerprint,
             cache_file_name=cache_file_name,
+            keep_in_memory=keep_in_memory,
             load_from_cache_file=load_from_cache_file,
             desc="GeNIe hard negatives",
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,10 +129,20 @@ def build_dataset_folder(
     embedded, so the folder stands alone once the source images are gone), and a `README.md` dataset card (YAML
     `configs`, complete `dataset_info`, license, source datasets, tags, and prose with the model id and revision,
     template, r, strategy, seed, library version, command, row counts, credits, citation, how to regenerate the
-    GeNIe-Ada images, and caveats)."""
+    GeNIe-Ada images, and caveats).
+
+    The folder is built beside it and swapped in whole, so a publish that is killed leaves the previous folder (or
+    none), never a card that disagrees with its files, and a re-publish leaves no config or shard of the last one."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     folder = Path(folder)
+    if folder.exists():
+        others = sorted(p.name for p in folder.iterdir() if p.name not in PUBLISHED)
+        if others:
+            raise ValueError(
+                f"{folder} holds files a publish did not write ({others[:5]}); publish into a new folder (or the "
+                "folder of an earlier publish, which is replaced)."
+            )
     if not configs:
         raise ValueError("No configs to publish; give e.g. {'genie': {'train': dataset}}.")
     for name, splits in configs.items():
@@ -149,6 +160,7 @@ def build_dataset_folder(
     default_config = default_config or next(iter(configs))
     if default_config not in configs:
         raise ValueError(f"Default config {default_config!r} is not among {list(configs)}.")
+    final, folder = folder, _staging(folder)
     yaml_configs: list[dict[str, Any]] = []
     infos: list[Any] = []
     counts: dict[str, Any] = {}
@@ -157,8 +169,6 @@ def build_dataset_folder(
         for split, ds in splits.items():
             n = max(1, -(-len(ds) // max_rows_per_file))
             target = folder / "data" / name
-            for old in target.glob(f"{split}-*.parquet"):
-                old.unlink()
             written = [
                 write_parquet(ds.shard(n, i, contiguous=True), target / f"{split}-{i:05d}-of-{n:05d}.parquet")
                 for i in range(n)
@@ -195,7 +205,26 @@ def build_dataset_folder(
     )
     card = DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{_prose(info, counts)}")
     (folder / "README.md").write_text(str(card))
-    return folder
+    old = final.parent / f".{final.name}.old{os.getpid()}"
+    if final.exists():
+        os.replace(final, old)
+    os.replace(folder, final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+PUBLISHED = ("data", "README.md", ".gitattributes")
+"""What a publish writes into its folder (and replaces on the next publish)."""
+
+
+def _staging(folder: Path) -> Path:
+    """An empty folder beside `folder` to build into, after removing what killed publishes left there."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    for stale in [*folder.parent.glob(f".{folder.name}.tmp*"), *folder.parent.glob(f".{folder.name}.old*")]:
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = folder.parent / f".{folder.name}.tmp{os.getpid()}"
+    staging.mkdir()
+    return staging
 
 
 def _prose(info: CardInfo, counts: Mapping[str, Mapping[str, int]]) -> str:
@@ -395,6 +424,7 @@ __all__ = [
     "CITATION",
     "DIGITS_CREDIT",
     "NAME",
+    "PUBLISHED",
     "SPLIT",
     "CardInfo",
     "build_dataset_folder",

@@ -145,7 +145,9 @@ def restore(image: Image.Image | np.ndarray, spec: ImageSpec) -> object:
                 out = image.convert(spec.mode)
                 out.putalpha(Image.fromarray(spec.alpha))
                 return out
-            return image.convert(spec.mode if spec.mode in ("L", "RGB") else "RGB")
+            if spec.mode == "P":  # a palette of the new image's own colours
+                return image.convert("P", palette=Image.Palette.ADAPTIVE)
+            return image.convert(spec.mode)  # L, RGB, CMYK, "1", YCbCr, ...: the mode it came in
         if spec.channels in (0, 1):
             array = np.asarray(image.convert("L"))
             array = array if spec.channels == 0 else array[..., None]

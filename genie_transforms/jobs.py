@@ -455,8 +455,9 @@ def merge_chunks(out_dir: str | Path, split: str = "train") -> Path | None:
                 "Left out of the merge (job.json does not describe them): %s", ", ".join(p.name for p in stray)
             )
         files = [chunk_path(out_dir, k) for k in range(_num_chunks(_job(out_dir)))]
+        for stale in [*out_dir.glob(".dataset.tmp*"), *out_dir.glob(".dataset.old*")]:  # left by a killed merge
+            shutil.rmtree(stale, ignore_errors=True)
         staging = out_dir / f".dataset.tmp{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
         (staging / "data").mkdir(parents=True)
         for i, source in enumerate(files):
             target = staging / "data" / f"{split}-{i:05d}-of-{len(files):05d}.parquet"

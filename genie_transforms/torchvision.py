@@ -233,6 +233,11 @@ class GenieTransform(v2.Transform):
         """One draw per sample of an (..., N, C, H, W) batch with labels of shape (N,)."""
         lead = images.shape[:-3]
         flat_images = images.reshape(-1, *images.shape[-3:])
+        if getattr(labels, "ndim", None) == 0 or not isinstance(labels, (torch.Tensor, Sequence, np.ndarray)):
+            raise ValueError(
+                f"The batch has {len(flat_images)} images but one label ({labels!r}); give one label per image: a "
+                "sequence or a tensor of shape (N,)."
+            )
         values = labels.reshape(-1) if isinstance(labels, torch.Tensor) else list(labels)
         if len(values) != len(flat_images):
             raise ValueError(
@@ -254,7 +259,8 @@ class GenieTransform(v2.Transform):
             new_labels = labels.clone() if isinstance(labels, torch.Tensor) else list(labels)
             for i, draw in zip(applied, chosen):
                 new_labels[i] = draw["target"]
-            return out, new_labels if isinstance(labels, torch.Tensor) else type(labels)(new_labels)
+            kind: Any = type(labels)
+            return out, new_labels if isinstance(labels, torch.Tensor) else kind(new_labels)
         vectors = [
             self.core.label_out(None, d) if d is not None else as_vector(v, self.core.num_classes)
             for v, d in zip(values, draws)

@@ -108,6 +108,8 @@ def test_online_mode_generates_with_the_prompt_map(tiny_generator, image):
 
 
 def test_batched_images(bank_path, image):
+    """Unlike the host's own transforms (one draw for all of `images=`), each image gets its own draw: each has its
+    own label, and one negative for a whole batch would give every image the same target (README)."""
     t = GenieTransform(bank=bank_path, p=1.0)
     images = np.stack([image, image[::-1]])
     out = A.Compose([t], seed=0)(images=images, label=[0, 3])
@@ -155,3 +157,15 @@ def test_clear_errors(bank_path, image, tiny_generator, tmp_path):
     assert "less than or equal to 1" in " ".join([str(refused.value), *(str(w.message) for w in caught)])
     with pytest.raises(ValueError, match="in-memory bank"):
         A.to_dict(GenieTransform(bank=load_from_disk(bank_path)))
+
+
+def test_reseed_worker_pickles_for_the_spawn_start_method():
+    """Under spawn (macOS, Windows, Python 3.14) a worker_init_fn is pickled; a closure was not."""
+    import pickle
+
+    from genie_transforms.albumentations import reseed_worker
+
+    init = pickle.loads(pickle.dumps(reseed_worker("pipeline")))
+    assert init.attribute == "pipeline"
+    with pytest.raises(RuntimeError, match="runs in DataLoader workers only"):
+        init(0)

@@ -129,7 +129,46 @@ def test_corrupt_images_raise_by_default_and_are_skipped_and_logged_on_request(t
     assert "Skipping source row 1" in caplog.text
 
 
+def test_a_too_small_image_is_named_by_its_row_or_skipped(tiny_generator, caplog):
+    """It crashed inside the engine, after the earlier chunks, naming `images[1]` of a batch instead of the row."""
+    ds = make_dataset(3).cast_column("image", ImageFeature(decode=False))
+    rows = ds.to_dict()
+    tiny = io.BytesIO()
+    Image.new("RGB", (4, 3)).save(tiny, format="PNG")
+    rows["image"][1] = {"bytes": tiny.getvalue(), "path": None}
+    small = Dataset.from_dict(rows, features=ds.features).cast_column("image", ImageFeature())
+    with pytest.raises(ValueError, match="Source row 1 is 4x3 px, smaller than min_image_size=8.*--errors skip"):
+        generate_hard_negatives(small, tiny_generator, noise_ratio=1.0, targets="random_k:1")
+    with caplog.at_level(logging.WARNING, logger="genie_transforms.datasets"):
+        out = generate_hard_negatives(small, tiny_generator, noise_ratio=1.0, targets="random_k:1", errors="skip")
+    assert out["source_index"] == [0, 2] and "Skipping source row 1, which is 4x3 px" in caplog.text
+
+
 def test_png_bytes_round_trip_in_output(tiny_generator):
     out = generate_hard_negatives(make_dataset(1), tiny_generator, noise_ratio=1.0, targets="random_k:1")
     raw = out.cast_column("image", ImageFeature(decode=False))[0]["image"]["bytes"]
     assert Image.open(io.BytesIO(raw)).size == (32, 32)
+
+
+def test_a_confusion_matrix_of_another_size_is_refused_before_any_work(tiny_generator):
+    from genie_transforms.targets import get_strategy
+
+    ds = make_dataset(4)  # 4 classes
+    for size in (5, 11):
+        strategy = get_strategy("confusion_top_k:1", confusion=np.ones((size, size)))
+        with pytest.raises(ValueError, match=f"confusion matrix is {size}x{size} but the dataset has 4 classes"):
+            generate_hard_negatives(ds, tiny_generator, noise_ratio=1.0, targets=strategy)
+
+
+def test_an_unwritable_datasets_cache_keeps_the_rows_in_memory_and_says_so(
+    tiny_generator, tmp_path, monkeypatch, caplog
+):
+    import datasets
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")  # a cache folder that cannot be made (as a read-only disk; the tests may run as root)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", blocker / "cache")
+    with caplog.at_level(logging.WARNING, logger="genie_transforms.datasets"):
+        out = generate_hard_negatives(make_dataset(2), tiny_generator, noise_ratio=1.0, targets="random_k:1")
+    assert len(out) == 2 and not out.cache_files
+    assert "is not writable: the hard negatives stay in memory" in caplog.text

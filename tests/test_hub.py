@@ -280,3 +280,29 @@ print(json.dumps({{"genie": len(genie), "names": genie.features["label"].names, 
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["genie"] == 4 and figures["names"] == NAMES and figures["table"] == 4 and figures["diff"] <= 2
     assert any(path.endswith("/data/noise_table/train-00000-of-00001.parquet") for _, path in local_hub.requests)
+
+
+def test_a_republish_replaces_the_folder_whole_and_a_killed_one_leaves_the_last(splits, tmp_path, monkeypatch):
+    """A config that is no longer published disappears; a publish killed midway leaves the previous folder intact
+    (its card agrees with its files) and nothing hidden after the next publish."""
+    folder = build_dataset_folder(tmp_path / "repo", splits, card_info())
+    assert load_config(folder, "genie_ada").num_rows == len(splits["genie_ada"]["train"])
+    build_dataset_folder(folder, {"genie": splits["genie"]}, card_info())
+    assert sorted(p.name for p in (folder / "data").iterdir()) == ["genie"]
+    assert "genie_ada" not in (folder / "README.md").read_text()
+
+    import genie_transforms.hub as hub
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hub, "write_parquet", killed)
+    with pytest.raises(KeyboardInterrupt):
+        build_dataset_folder(folder, splits, card_info())
+    monkeypatch.undo()
+    assert load_dataset(str(folder), "genie", split="train").num_rows == len(splits["genie"]["train"])
+    build_dataset_folder(folder, splits, card_info())
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="holds files a publish did not write"):
+        build_dataset_folder(folder, splits, card_info())

@@ -422,3 +422,35 @@ def test_a_job_folder_merges_only_the_chunks_its_job_json_describes(source_dir, 
     again = load_dataset(str(out / "dataset"), split="train")
     assert sorted(again["source_index"]) == list(range(6))
     assert not set(again["noise_seed"]) & set(first_seeds)  # every chunk was made again, none kept from seed 0
+
+
+def test_sigterm_ends_a_job_like_ctrl_c(source_dir, tiny_model_path, tmp_path, monkeypatch, capsys):
+    """A scheduler's preemption or `kill` sends SIGTERM: finished chunks are kept and one line says to re-run."""
+    import signal
+
+    out = tmp_path / "job"
+    real = GenieGenerator.generate
+    calls = {"n": 0}
+
+    def terminated(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(GenieGenerator, "generate", terminated)
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(generate_args(source_dir, tiny_model_path, out)) == 130
+    err = capsys.readouterr().err
+    assert "interrupted; finished work is kept" in err and "Traceback" not in err
+    assert len(list((out / "chunks").glob("chunk-*.parquet"))) >= 1
+    assert signal.getsignal(signal.SIGTERM) == before  # the caller's handler is back
+
+
+def test_a_killed_merge_leaves_nothing_hidden_after_the_next_one(source_dir, tiny_model_path, tmp_path):
+    out = tmp_path / "job"
+    assert main(generate_args(source_dir, tiny_model_path, out, "--limit", "3")) == 0
+    for leftover in (".dataset.tmp123", ".dataset.old456"):  # what a merge killed between its steps leaves
+        (out / leftover / "data").mkdir(parents=True)
+    merge_chunks(out)
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []

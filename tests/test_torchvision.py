@@ -214,3 +214,18 @@ def test_hugging_face_set_transform_and_with_transform(bank_path):
     assert sum(len(b) for b in loader) == 6
     with pytest.raises(KeyError, match="pass image_column= and label_column="):
         ds.with_transform(BatchTransform(fn.transforms, image_column="img"))[0]
+
+
+@pytest.mark.parametrize("mode", ["P", "CMYK", "1", "L", "YCbCr"])
+def test_pil_images_come_back_in_their_mode(bank_path, pil_image, mode):
+    image = pil_image.convert(mode)
+    transform = GenieTransform(bank=bank_path, p=1.0)
+    out, label = transform(image, 1)
+    assert out.mode == mode and out.size == image.size and label == transform.last_draw["target"]
+
+
+def test_a_batch_with_one_label_says_the_shape_it_needs(bank_path):
+    batch = torch.zeros(2, 3, 32, 32, dtype=torch.uint8)
+    for label in (1, torch.tensor(1), np.int64(1)):
+        with pytest.raises(ValueError, match=r"2 images but one label .* shape \(N,\)"):
+            GenieTransform(bank=bank_path, p=1.0)(batch, label)

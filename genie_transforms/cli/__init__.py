@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+from typing import Any
 
 from .._version import __version__
 from . import ada, bench, demo, env, generate, publish, push
@@ -78,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[LOADING_BARS_ENV] = "1"
     elif args.command != "env":
         quiet_console()
+    previous = _terminate_as_interrupt()
     try:
         return int(args.func(args) or 0)
     except UsageError as err:
@@ -92,6 +95,22 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, ImportError, RuntimeError) as err:
         print(f"genie {args.command}: error: {err}", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate_as_interrupt() -> Any:
+    """SIGTERM (a scheduler's preemption, `kill`, a container stop) ends a command like Ctrl-C: finished chunks are
+    kept and one line says to re-run. Returns the previous handler (None off the main thread, where none is set)."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread
+        return None
 
 
 __all__ = [

@@ -183,6 +183,18 @@ def build_generator(args: argparse.Namespace, **overrides: Any):
     return gen
 
 
+def split_argument(value: str) -> str:
+    """`--split`: a split name as `datasets` names splits. A slice (`train[:8]`) is refused before any work: the job's
+    rows, chunks, noise table and card all name the split, and `--limit` takes the first rows."""
+    import re
+
+    if not re.fullmatch(r"\w+(\.\w+)*", value):
+        raise argparse.ArgumentTypeError(
+            f"--split takes a split name such as train or test, got {value!r}; for the first N rows use --limit N."
+        )
+    return value
+
+
 def template_argument(value: str) -> str:
     """`--template`, checked when the command line is read."""
     from ..prompts import check_template
@@ -204,7 +216,9 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool = Tr
     )
     group.add_argument("--config", default=None, help="dataset configuration name")
     group.add_argument("--dataset-revision", default=None, help="Hub revision (commit) of the dataset; pin it")
-    group.add_argument("--split", default="train", help="split to read")
+    group.add_argument(
+        "--split", type=split_argument, default="train", help="split to read (a name; --limit N for fewer rows)"
+    )
     group.add_argument("--image-column", default="image", help="an Image column")
     group.add_argument("--label-column", default="label", help="a ClassLabel column (its names make the prompts)")
     group.add_argument(

@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .._version import __version__
 from .common import UsageError, add_parser
 
 CARD_SETTINGS = (
@@ -74,6 +75,14 @@ def read_job(folder: Path, command: str) -> dict[str, Any]:
         raise UsageError(f"{folder} holds a `genie {job.get('command')}` job, not `genie {command}`.")
     if not (folder / "dataset").is_dir():
         raise UsageError(f"{folder} is not finished (no dataset/ yet); run the remaining shards of the job first.")
+    if command == "ada" and not (folder / "noise_table").is_dir():
+        raise UsageError(
+            f"{folder} has no noise table: the run stopped before writing it. Run the same `genie ada` command again "
+            "to finish it (nothing is generated twice)."
+        )
+    made_by = job.get("library_version")
+    if made_by is not None and made_by.split(".")[:2] != __version__.split(".")[:2]:
+        print(f"{folder} was made by genie-transforms {made_by} (this is {__version__}); the card names both")
     return job
 
 
@@ -89,6 +98,22 @@ def public_names(args: argparse.Namespace, job: dict[str, Any]) -> tuple[str | N
     local = spells_a_path(job["dataset"]) or Path(job["dataset"]).expanduser().exists()
     source = args.source_dataset or (None if local else job["dataset"])
     return model, source
+
+
+def job_lines(jobs: list[dict[str, Any]]) -> dict[str, str]:
+    """One card line per job: its source split, seed, settings and the library version that made it, so that a card
+    built from several jobs says how each config was made."""
+    lines = {}
+    for job in jobs:
+        values = {k: job["generator"].get(k) for k in CARD_SETTINGS}
+        settings = ", ".join(
+            f"{k.replace('_', ' ')} {'the model default' if v is None else v}" for k, v in values.items()
+        )
+        lines[f"`genie {job['command']}` job"] = (
+            f"split {job['split']}, seed {job['seed']}, {settings}, made by genie-transforms "
+            f"{job.get('library_version', 'unknown')}"
+        )
+    return lines
 
 
 def strategy_spec(config: dict[str, Any]) -> str:
@@ -147,7 +172,10 @@ def run(args: argparse.Namespace) -> int:
         license=args.license or ("cc-by-4.0" if bundled else "other"),
         pretty_name=args.pretty_name or f"GeNIe hard negatives of {(source or 'a local dataset').split('/')[-1]}",
         embedder=None if ada is None else ada["embedder"],
-        extra={} if ada is None else {"GeNIe-Ada grid": ada["grid"], "GeNIe-Ada mode": ada["mode"]},
+        extra={
+            **job_lines(jobs),
+            **({} if ada is None else {"GeNIe-Ada grid": ada["grid"], "GeNIe-Ada mode": ada["mode"]}),
+        },
     )
     folder = build_dataset_folder(args.output, configs, info)
     counts = ", ".join(f"{name}: {sum(len(d) for d in splits.values())} rows" for name, splits in configs.items())

@@ -69,3 +69,12 @@ def test_small_parsers():
     with pytest.raises(argparse.ArgumentTypeError, match="must be an int >= 1, got 0"):
         positive_int("0")
     assert rows_per_call(8, 3) == 3 and rows_per_call(8, 0) == 8 and rows_per_call(1, 5) == 1
+
+
+def test_a_split_slice_is_refused_before_any_work(tmp_path, capsys):
+    from genie_transforms.cli import main
+
+    for command in ("generate", "ada"):
+        with pytest.raises(SystemExit):
+            main([command, "--dataset", "d", "--model", "m", "--output", str(tmp_path / "o"), "--split", "train[:8]"])
+        assert "--split takes a split name" in capsys.readouterr().err and not (tmp_path / "o").exists()

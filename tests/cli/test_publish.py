@@ -65,3 +65,12 @@ def test_publish_builds_a_repository_from_the_job_folders(source_dir, tiny_model
     assert main(["publish", "--genie", str(ada), "--output", str(tmp_path / "x")]) == 2
     assert "holds a `genie ada` job, not `genie generate`" in capsys.readouterr().err
     assert main(["publish", "--output", str(tmp_path / "x")]) == 2
+    card = (named / "README.md").read_text()  # a card from two jobs says how each config was made
+    plain = card.replace("\\", "")
+    assert "`genie ada` job: split train, seed 0" in plain and "`genie generate` job: split train" in plain
+    assert "num inference steps 10" in plain and "resolution the model default" in plain
+    import shutil
+
+    shutil.rmtree(ada / "noise_table")  # killed between the merge and the noise table
+    assert main(["publish", "--ada", str(ada), "--output", str(tmp_path / "y")]) == 2
+    assert "no noise table: the run stopped before writing it. Run the same `genie ada`" in capsys.readouterr().err
