@@ -85,7 +85,12 @@ def _peer_call(gen: GenieGenerator, peer: Any, r: float) -> Callable[..., Any]:
     accepted = inspect.signature(peer.__call__).parameters
     size = {k: gen.resolution for k in ("height", "width") if k in accepted}
     return functools.partial(
-        peer, strength=strength, num_inference_steps=steps, guidance_scale=gen.guidance_scale, **size
+        peer,
+        strength=strength,
+        num_inference_steps=steps,
+        guidance_scale=gen.guidance_scale,
+        **size,
+        **gen.family.sequence_kwargs(),
     )
 
 

@@ -188,6 +188,10 @@ class Family:
         tokenizer = self.pipe.tokenizer
         return tokenizer, int(tokenizer.model_max_length)
 
+    def sequence_kwargs(self) -> dict[str, Any]:
+        """What the family's own pipeline call needs to encode prompts as the engine does (Flux: the T5 length)."""
+        return {}
+
     def encode_prompts(self, prompts: list[str], guidance_scale: float) -> list[dict[str, torch.Tensor]]:
         """One dict of embeddings per prompt (each with a batch dimension of 1)."""
         raise NotImplementedError
@@ -404,13 +408,16 @@ class FluxFamily(SD3Family):
         tokenizer = self.pipe.tokenizer_2  # T5 carries the sequence; CLIP only the pooled embedding
         return tokenizer, min(512, int(getattr(tokenizer, "model_max_length", 512) or 512))
 
+    def sequence_kwargs(self) -> dict[str, Any]:
+        return {"max_sequence_length": self.prompt_reader()[1]}
+
     def encode_prompts(self, prompts: list[str], guidance_scale: float) -> list[dict[str, torch.Tensor]]:
         prompt_embeds, pooled, text_ids = self.pipe.encode_prompt(
             prompt=prompts,
             prompt_2=None,
             device=self.device,
             num_images_per_prompt=1,
-            max_sequence_length=self.prompt_reader()[1],
+            **self.sequence_kwargs(),
         )
         return [
             {"prompt_embeds": prompt_embeds[j : j + 1], "pooled_prompt_embeds": pooled[j : j + 1], "text_ids": text_ids}

@@ -128,7 +128,8 @@ class ModelSpec:
         return self.dtype or ("float16" if self.resolved_device().startswith("cuda") else "float32")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-native (lists, not tuples), so that a dict read back from JSON (`A.save` / `A.load`) is equal."""
+        return json.loads(json.dumps(asdict(self)))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:

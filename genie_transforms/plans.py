@@ -69,6 +69,10 @@ class PromptCache:
                 self.entries[(p, cfg)] = embeds
         return {p: self.entries[(p, cfg)] for p in set(prompts)}
 
+    def knows(self, prompt: str) -> bool:
+        """Whether `prompt` was embedded before (in either guidance mode)."""
+        return (prompt, True) in self.entries or (prompt, False) in self.entries
+
     def clear(self) -> None:
         self.entries.clear()
 
@@ -206,7 +210,8 @@ def build_plan(
             latents = encode_sources(family, sources, keys, batch_size)
     ids = keys if source_ids is None else [str(s) for s in source_ids]
     prompt_texts = [prompt_map.prompt(t) for t in target_idx]
-    check_prompt_lengths(family, {p: prompt_map.name(t) for p, t in zip(prompt_texts, target_idx)})
+    unchecked = {p: prompt_map.name(t) for p, t in zip(prompt_texts, target_idx) if not cache.knows(p)}
+    check_prompt_lengths(family, unchecked)  # a prompt in the cache was checked when it was first embedded
     with torch.inference_mode():
         embeds = cache.embed(family, prompt_texts, guidance_scale)
     return GenerationPlan(

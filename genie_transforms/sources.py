@@ -308,7 +308,7 @@ def check_bank_columns(bank: Any) -> None:
                 f"The bank's {column!r} column is {feature}, not class indices (a ClassLabel or ints); cast it with "
                 f"bank.cast_column({column!r}, ClassLabel(names=[...]))."
             )
-        if any(v is None for v in bank[column]):
+        if bank.with_format("arrow")[column].null_count:  # the rows the bank holds (after any filter or select)
             raise ValueError(f"The bank's {column!r} column has missing values (None); drop those rows first.")
     label, source = features["label"], features["source_label"]
     if isinstance(label, ClassLabel) and isinstance(source, ClassLabel) and label.names != source.names:

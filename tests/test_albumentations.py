@@ -93,6 +93,8 @@ def test_serialises_to_dict_and_json_and_pickles(bank_path, image, tmp_path, tin
     online_dict = A.to_dict(online)["transform"]
     assert online_dict["generator"]["model"]["model"] == tiny_generator.model_id
     assert online_dict["generator"]["settings"]["num_inference_steps"] == 4
+    A.save(A.Compose([online]), str(tmp_path / "online.json"))  # through JSON: equal, not lists for tuples
+    assert A.to_dict(A.load(str(tmp_path / "online.json"))) == A.to_dict(A.Compose([online]))
     rebuilt = A.from_dict(A.to_dict(online))
     assert rebuilt.source.generator.num_inference_steps == 4 and rebuilt.source.prompts.name(3) == "boat"
     assert len(pickle.dumps(online)) < 20_000  # configuration only, never the pipeline

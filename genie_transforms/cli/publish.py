@@ -100,17 +100,18 @@ def public_names(args: argparse.Namespace, job: dict[str, Any]) -> tuple[str | N
     return model, source
 
 
-def job_lines(jobs: list[dict[str, Any]]) -> dict[str, str]:
-    """One card line per job: its source split, seed, settings and the library version that made it, so that a card
-    built from several jobs says how each config was made."""
+def job_lines(args: argparse.Namespace, jobs: list[dict[str, Any]]) -> dict[str, str]:
+    """One card line per job: its source (as the card may name it) and split, seed, settings and the library
+    version that made it, so that a card built from several jobs says how each config was made."""
     lines = {}
     for job in jobs:
+        source = public_names(args, job)[1] or "a local dataset"
         values = {k: job["generator"].get(k) for k in CARD_SETTINGS}
         settings = ", ".join(
             f"{k.replace('_', ' ')} {'the model default' if v is None else v}" for k, v in values.items()
         )
         lines[f"`genie {job['command']}` job"] = (
-            f"split {job['split']}, seed {job['seed']}, {settings}, made by genie-transforms "
+            f"{source}, split {job['split']}, seed {job['seed']}, {settings}, made by genie-transforms "
             f"{job.get('library_version', 'unknown')}"
         )
     return lines
@@ -173,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         pretty_name=args.pretty_name or f"GeNIe hard negatives of {(source or 'a local dataset').split('/')[-1]}",
         embedder=None if ada is None else ada["embedder"],
         extra={
-            **job_lines(jobs),
+            **job_lines(args, jobs),
             **({} if ada is None else {"GeNIe-Ada grid": ada["grid"], "GeNIe-Ada mode": ada["mode"]}),
         },
     )
@@ -187,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 __all__ = [
+    "job_lines",
     "public_names",
     "read_job",
     "register",

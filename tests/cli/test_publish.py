@@ -67,7 +67,8 @@ def test_publish_builds_a_repository_from_the_job_folders(source_dir, tiny_model
     assert main(["publish", "--output", str(tmp_path / "x")]) == 2
     card = (named / "README.md").read_text()  # a card from two jobs says how each config was made
     plain = card.replace("\\", "")
-    assert "`genie ada` job: split train, seed 0" in plain and "`genie generate` job: split train" in plain
+    assert "`genie ada` job: my-org/photos, split train, seed 0" in plain
+    assert "`genie generate` job: my-org/photos, split train" in plain
     assert "num inference steps 10" in plain and "resolution the model default" in plain
     import shutil
 
