@@ -22,21 +22,13 @@ from .filtering import HardNegativeFilter
 from .generator import GenieGenerator, GenieOutput, GenieRecord, apply_filter, check_noise_ratio, denoising_steps
 from .images import content_hash, to_rgb
 from .prompts import PromptMap
+from .settings import IMAGE_SETTINGS
 
 DEFAULT_GRID = (0.5, 0.6, 0.7, 0.8, 0.9)
 MODES = ("exact", "cheap")
-TABLE_SETTINGS = (
-    "num_inference_steps",
-    "guidance_scale",
-    "scheduler",
-    "timestep_spacing",
-    "resolution",
-    "noise_rule",
-    "dtype",
-    "model_family",
-)
-"""The generation settings every noise-table row records: what changes its image. The first six are applied when
-the table regenerates its images; the dtype and the model family must match."""
+TABLE_SETTINGS = IMAGE_SETTINGS
+"""The generation settings every noise-table row records. The first six are applied when the table regenerates
+its images; the dtype and the model family must match."""
 
 
 def table_settings(generator: GenieGenerator) -> dict[str, Any]:

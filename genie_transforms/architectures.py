@@ -186,7 +186,8 @@ def flux_configs() -> dict[str, dict[str, Any]]:
     }
 
 
-def _clip_encoder(config: dict[str, Any], tokenizer: Any, projection: bool) -> Any:
+def clip_encoder(config: dict[str, Any], tokenizer: Any, projection: bool) -> Any:
+    """A CLIP text encoder of `config` for `tokenizer` (its special tokens), with a projection head or not."""
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     text = CLIPTextConfig(
@@ -227,12 +228,12 @@ def _modules(name: str, tokenizer: Any) -> dict[str, Any]:
     )()
     modules: dict[str, Any] = {
         "vae": AutoencoderKL(**configs["vae"]),
-        "text_encoder": _clip_encoder(configs["text_encoder"], tokenizer, projection=name == "sd3-random"),
+        "text_encoder": clip_encoder(configs["text_encoder"], tokenizer, projection=name == "sd3-random"),
     }
     if name in ("sd15-random", "sdxl-random"):
         modules["unet"] = UNet2DConditionModel(**configs["unet"])
     if name in ("sdxl-random", "sd3-random"):
-        modules["text_encoder_2"] = _clip_encoder(configs["text_encoder_2"], tokenizer, projection=True)
+        modules["text_encoder_2"] = clip_encoder(configs["text_encoder_2"], tokenizer, projection=True)
     if name == "sd3-random":
         modules["transformer"] = SD3Transformer2DModel(**configs["transformer"])
     if name == "flux-random":
@@ -292,6 +293,7 @@ __all__ = [
     "FLUX_DEPTH",
     "RANDOM_MODELS",
     "SD15_RESOLUTION",
+    "clip_encoder",
     "flux_configs",
     "make_random_pipeline",
     "sd3_configs",

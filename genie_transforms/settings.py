@@ -55,6 +55,18 @@ NOISE_RULES = ("steps", "sd15-snr")
 """How a noise ratio r picks a row's start: `"steps"` (the default, the paper's) runs `denoising_steps(r, n)` of the
 model's own schedule; `"sd15-snr"` starts where the model's schedule has the signal-to-noise ratio that Stable
 Diffusion 1.5 has at r, so that r (and Ada grids, and noise tables) mean the same destruction in every family."""
+IMAGE_SETTINGS = (
+    "num_inference_steps",
+    "guidance_scale",
+    "scheduler",
+    "timestep_spacing",
+    "resolution",
+    "noise_rule",
+    "dtype",
+    "model_family",
+)
+"""The generation settings that change an image besides the model's weights: what noise tables record per row and
+dataset cards list (the model family is known from the model)."""
 SCHEDULER_CHOICES = tuple(SCHEDULERS)
 PRESET_CHOICES = tuple(PRESETS)
 
@@ -163,6 +175,7 @@ __all__ = [
     "DTYPES",
     "FAMILY_DEFAULTS",
     "FLOW_SCHEDULERS",
+    "IMAGE_SETTINGS",
     "NOISE_RULES",
     "OFFLOAD",
     "PRESETS",

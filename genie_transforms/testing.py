@@ -14,7 +14,6 @@ from typing import Any
 
 import torch
 from diffusers import AutoencoderKL, DPMSolverMultistepScheduler, StableDiffusionImg2ImgPipeline, UNet2DConditionModel
-from transformers import CLIPTextConfig, CLIPTextModel
 
 from .digits.vocab import build_clip_tokenizer
 
@@ -78,21 +77,18 @@ TINY_FAMILIES = ("sd", "sd-v", "sdxl", "sd3", "flux-dev", "flux-schnell")
 
 def _clip(tokenizer: Any, projection: bool = False, intermediate_size: int = 37) -> Any:
     """A tiny CLIP text encoder (hidden size 32) for `tokenizer`, with a projection head for SDXL's and SD3's."""
-    from transformers import CLIPTextModelWithProjection
+    from .architectures import clip_encoder
 
-    config = CLIPTextConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=intermediate_size,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        max_position_embeddings=77,
-        projection_dim=32,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    return CLIPTextModelWithProjection(config) if projection else CLIPTextModel(config)
+    config = {
+        "vocab_size": len(tokenizer),
+        "hidden_size": 32,
+        "intermediate_size": intermediate_size,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "max_position_embeddings": 77,
+        "projection_dim": 32,
+    }
+    return clip_encoder(config, tokenizer, projection)
 
 
 def _flow_vae(latent_channels: int) -> AutoencoderKL:

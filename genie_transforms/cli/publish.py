@@ -20,17 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
+from ..settings import IMAGE_SETTINGS
 from .common import UsageError, add_parser
 
-CARD_SETTINGS = (
-    "num_inference_steps",
-    "guidance_scale",
-    "scheduler",
-    "timestep_spacing",
-    "resolution",
-    "noise_rule",
-    "dtype",
-)
+CARD_SETTINGS = tuple(k for k in IMAGE_SETTINGS if k != "model_family")  # a job records the family in its model
 """The generator settings of a job that its card lists (they change the images)."""
 
 
