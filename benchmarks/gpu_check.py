@@ -1,8 +1,9 @@
 """The GPU check, ready for the few minutes a GPU is lent: the `gpu`-marked tests, then `genie bench` on the bundled
 digits model (engine against the per-image loop and the strongest peer, the denoiser floor, peak memory, the fast
 preset, exact and cheap GeNIe-Ada) and on Stable Diffusion 1.5's, SDXL's, SD3.5 medium's and (at reduced depth)
-Flux's architectures with random weights in float16, each step under its own time limit (about 8 minutes in
-all), into one JSON with the machine, every step's exit status and wall time, and every figure.
+Flux's architectures with random weights in float16, each step under its own time limit (10 minutes at most in
+all; not yet run on a GPU), into one JSON with the machine, every step's exit status and wall time, and every
+figure.
 
     python benchmarks/gpu_check.py [--output benchmarks/results/gpu_check.json]
     python benchmarks/gpu_check.py --dry-run   # the same steps on the CPU at toy sizes (what CI runs)
