@@ -314,9 +314,9 @@ def _with_table_settings(generator: GenieGenerator, rows: list[Mapping[str, Any]
         return generator
     if any(r != recorded[0] for r in recorded):
         raise ValueError("The noise table mixes rows of different generation settings; regenerate one job at a time.")
-    settings = dict(recorded[0])
+    settings, current = dict(recorded[0]), table_settings(generator)
     for key in ("dtype", "model_family"):
-        mine = table_settings(generator)[key]
+        mine = current[key]
         if key in settings and settings.pop(key) != mine:
             raise ValueError(
                 f"The noise table was made with {key}={recorded[0][key]!r}, this generator has {mine!r}; load the "
