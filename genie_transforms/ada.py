@@ -22,10 +22,10 @@ from .filtering import HardNegativeFilter
 from .generator import GenieGenerator, GenieOutput, GenieRecord, apply_filter, check_noise_ratio, denoising_steps
 from .images import content_hash, to_rgb
 from .prompts import PromptMap
-from .settings import IMAGE_SETTINGS
+from .settings import ADA_MODES, CHEAP_ADA_STEPS, IMAGE_SETTINGS
 
 DEFAULT_GRID = (0.5, 0.6, 0.7, 0.8, 0.9)
-MODES = ("exact", "cheap")
+MODES = ADA_MODES
 TABLE_SETTINGS = IMAGE_SETTINGS
 """The generation settings every noise-table row records. The first six are applied when the table regenerates
 its images; the dtype and the model family must match."""
@@ -120,9 +120,10 @@ class GenieAda:
         embedder (`Embedder`): the classifier's frozen backbone (see `genie_transforms.embedders`).
         grid (sequence of `float`, defaults to `(0.5, 0.6, 0.7, 0.8, 0.9)`): the noise ratios to choose from.
         mode (`str`, defaults to `"exact"`): `"exact"` generates every grid point in full (the reference rule);
-            `"cheap"` runs the sweep on a coarse schedule of `cheap_steps` steps (same noise) and generates in full
-            only at the chosen r (see the README for its measured agreement and cost).
-        cheap_steps (`int`, defaults to 10): the coarse schedule of the cheap sweep.
+            `"cheap"` starts every grid point exactly where the exact rule starts it (the same noise, the same
+            start timestep or sigma), runs only `cheap_steps` steps of a short schedule from there to compare them,
+            and generates in full only at the chosen r (see the README for its measured agreement and cost).
+        cheap_steps (`int`, defaults to `settings.CHEAP_ADA_STEPS`): the short schedule's steps per grid point in the cheap sweep.
     """
 
     def __init__(
@@ -131,7 +132,7 @@ class GenieAda:
         embedder: Embedder,
         grid: Sequence[float] = DEFAULT_GRID,
         mode: str = "exact",
-        cheap_steps: int = 10,
+        cheap_steps: int = CHEAP_ADA_STEPS,
     ) -> None:
         if not isinstance(embedder, Embedder):
             raise TypeError(f"`embedder` must be a genie_transforms.embedders.Embedder, got {type(embedder).__name__}.")
@@ -139,23 +140,19 @@ class GenieAda:
             raise ValueError(f"`mode` must be one of {MODES}, got {mode!r}.")
         if isinstance(cheap_steps, bool) or not isinstance(cheap_steps, int) or cheap_steps < 1:
             raise ValueError(
-                f"`cheap_steps` must be an int >= 1 (the coarse schedule of the sweep), got {cheap_steps!r}."
+                f"`cheap_steps` must be an int >= 1 (the short schedule of the cheap sweep), got {cheap_steps!r}."
             )
         self.generator = generator
         self.embedder = embedder
         self.mode = mode
         self.cheap_steps = cheap_steps
-        # same weights, coarser schedule (shared through the generator's one loader)
-        self.sweeper = generator.with_settings(num_inference_steps=cheap_steps) if mode == "cheap" else generator
-        self.grid = check_grid(grid, self.sweeper.num_inference_steps)
-        steps = [denoising_steps(r, self.sweeper.num_inference_steps) for r in self.grid]
-        self.distinct_sweep_steps = len(set(steps)) == len(steps)
-        """Whether the grid's points run distinct numbers of sweep steps (if not, neighbouring images are equal)."""
-        if mode == "cheap" and not self.distinct_sweep_steps:
+        self.grid = check_grid(grid, generator.num_inference_steps)
+        steps = [denoising_steps(r, generator.num_inference_steps) for r in self.grid]
+        if len(set(steps)) != len(steps):
             warnings.warn(
-                f"cheap_steps={cheap_steps} runs the same number of steps for neighbouring grid points "
-                f"({dict(zip(self.grid, steps))}): their sweep images are identical and the jump between them is 0, "
-                f"so r* is unreliable. Use cheap_steps >= {_min_distinct_steps(self.grid)} for this grid.",
+                f"With {generator.num_inference_steps} steps, neighbouring grid points start at the same step "
+                f"({dict(zip(self.grid, steps))}): their images are identical and the jump between them is 0, so r* "
+                f"is unreliable. Use num_inference_steps >= {_min_distinct_steps(self.grid)} for this grid.",
                 GenieWarning,
                 stacklevel=2,
             )
@@ -189,7 +186,7 @@ class GenieAda:
             raise ValueError(
                 f"Target classes {missing} have no prototype: give real images of them to class_prototypes()."
             )
-        sweep = self.sweeper.sweep(
+        sweep = self.generator.sweep(
             images,
             targets,
             self.grid,
@@ -198,6 +195,7 @@ class GenieAda:
             source_ids=None if source_ids is None else [str(s) for s in source_ids],
             batch_size=batch_size,
             progress=False,
+            short_steps=self.cheap_steps if self.mode == "cheap" else None,
         )
         ids = [row[0].source_id for row in sweep.records]  # given, or the engine's default (a pixel hash)
         source_feats = self.embedder(images)
@@ -230,6 +228,7 @@ class GenieAda:
                 "projections": choices[i][1].tolist(),
                 "jumps": choices[i][2].tolist(),
                 "mode": self.mode,
+                "cheap_steps": self.cheap_steps if self.mode == "cheap" else None,
                 "embedder": self.embedder.name,
                 "seed": seed,
                 "noise_seed": chosen.records[i].noise_seed,

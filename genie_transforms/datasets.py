@@ -44,6 +44,7 @@ ADA_COLUMNS = (
     "projections",
     "jumps",
     "mode",
+    "cheap_steps",
     "embedder",
     "source_sha256",
     *TABLE_SETTINGS,
@@ -99,6 +100,7 @@ def output_features(
                 "projections": List(Value("float32")),
                 "jumps": List(Value("float32")),
                 "mode": Value("string"),
+                "cheap_steps": Value("int64"),
                 "embedder": Value("string"),
                 "source_sha256": Value("string"),
                 "num_inference_steps": Value("int64"),
@@ -119,7 +121,7 @@ def output_features(
 def noise_table(ds: Dataset) -> Dataset:
     """The GeNIe-Ada noise table of an Ada dataset: one row per (source index, target) with `r_star`, the grid,
     the projection curve, the jumps, the embedder, the prompt, the model id/revision and the seeds (no images)."""
-    missing = [c for c in ADA_COLUMNS if c not in ds.column_names]
+    missing = [c for c in ADA_COLUMNS if c not in ds.column_names and c != "cheap_steps"]  # not in 0.2.0 tables
     if missing:
         raise ValueError(f"Not a GeNIe-Ada dataset: it lacks {missing}. Make one with `genie ada` or genie_ada_map.")
     table = ds.remove_columns([c for c in ("image", "is_generated") if c in ds.column_names])

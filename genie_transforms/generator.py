@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 import json
 import logging
@@ -547,12 +548,16 @@ class GenieGenerator:
         source_ids: Sequence[str | int] | None = None,
         batch_size: int | None = None,
         progress: bool | str | None = None,
+        short_steps: int | None = None,
     ) -> GenieSweep:
         """Every `images[i]` re-imagined as `targets[i]` at every ratio of `ratios`, all in one batched call.
 
         The noise of a pair comes from (seed, source id, target) and not from r (docs/guides/method.md), so each pair's images
         form one trajectory over the grid: what GeNIe-Ada, the label-flip curve and the pictures compare. Arguments
-        are those of [`generate`]; one target may apply to every image.
+        are those of [`generate`]; one target may apply to every image. With `short_steps`, each image starts
+        exactly where `generate` starts it (the same noise, the same start) and then runs that many steps of a
+        short schedule of its own (see [`denoise`]): a cheap preview, whose records give `steps_run=short_steps`
+        and the short schedule's scheduler.
 
         Returns:
             [`GenieSweep`]: `images[i][j]` and `records[i][j]` for pair i at `ratios[j]`.
@@ -564,16 +569,23 @@ class GenieGenerator:
         n, k = len(sources), len(grid)
         pair_targets = per_row(targets, n, "targets")
         ids = None if source_ids is None else per_row(list(source_ids), n, "source_ids")
-        out = self.generate(
-            [image for image in sources for _ in grid],
-            [t for t in pair_targets for _ in grid],
-            list(grid) * n,
-            seed=seed,
-            prompts=prompts,
-            source_ids=None if ids is None else [s for s in ids for _ in grid],
-            batch_size=batch_size,
-            progress=progress,
-        )
+        if short_steps is not None and (
+            isinstance(short_steps, bool) or not isinstance(short_steps, int) or short_steps < 1
+        ):
+            raise ValueError(f"`short_steps` must be an int >= 1, got {short_steps!r}.")
+        batch_size = self.options.batch_size if batch_size is None else batch_size
+        single_thread_after_fork()
+        with self._slot.lock:
+            plan = self.plan(
+                [image for image in sources for _ in grid],
+                [t for t in pair_targets for _ in grid],
+                list(grid) * n,
+                seed=seed,
+                prompts=prompts,
+                source_ids=None if ids is None else [s for s in ids for _ in grid],
+                batch_size=batch_size,
+            )
+            out = self._run(plan, batch_size, progress, "GeNIe sweep", short_steps)
         return GenieSweep(
             ratios=grid,
             images=[list(out.images[i * k : (i + 1) * k]) for i in range(n)],
@@ -603,7 +615,14 @@ class GenieGenerator:
             plan = self.plan(None, rows_targets, 1.0, seed=seed, prompts=prompts, source_ids=ids, batch_size=batch_size)
             return self._run(plan, batch_size, progress, "text-to-image")
 
-    def _run(self, plan: GenerationPlan, batch_size: int, progress: bool | str | None, what: str) -> GenieOutput:
+    def _run(
+        self,
+        plan: GenerationPlan,
+        batch_size: int,
+        progress: bool | str | None,
+        what: str,
+        short_steps: int | None = None,
+    ) -> GenieOutput:
         """Denoise every row, one batch of rows with the same r at a time, under a progress bar named `progress` (when
         a string) or `what`."""
         n = len(plan.ids)
@@ -612,16 +631,16 @@ class GenieGenerator:
         desc = progress if isinstance(progress, str) else what
         with tqdm(total=n, desc=desc, unit="img", disable=not show) as bar:
             for _, chunk in plan.chunks(batch_size):
-                for i, img in zip(chunk, self._denoise_or_halve(plan, chunk)):
+                for i, img in zip(chunk, self._denoise_or_halve(plan, chunk, short_steps)):
                     outputs[i] = img
                 bar.update(len(chunk))
-        return self._output(plan, outputs)
+        return self._output(plan, outputs, short_steps)
 
-    def _denoise_or_halve(self, plan: GenerationPlan, rows: list[int]) -> list[torch.Tensor]:
+    def _denoise_or_halve(self, plan: GenerationPlan, rows: list[int], short_steps: int | None) -> list[torch.Tensor]:
         """[`denoise`]; on CUDA out-of-memory, halve the batch and retry (and keep the smaller `batch_size` for later
         calls), so that long jobs do not die; rows are unchanged by this."""
         try:
-            return self.denoise(plan, rows)
+            return self.denoise(plan, rows, short_steps=short_steps)
         except torch.OutOfMemoryError:
             if len(rows) == 1:
                 raise
@@ -635,12 +654,23 @@ class GenieGenerator:
                 half,
                 self.options.batch_size,
             )
-            return self._denoise_or_halve(plan, rows[:half]) + self._denoise_or_halve(plan, rows[half:])
+            return self._denoise_or_halve(plan, rows[:half], short_steps) + self._denoise_or_halve(
+                plan, rows[half:], short_steps
+            )
 
-    def denoise(self, plan: GenerationPlan, rows: list[int], noise: torch.Tensor | None = None) -> list[torch.Tensor]:
+    def denoise(
+        self,
+        plan: GenerationPlan,
+        rows: list[int],
+        noise: torch.Tensor | None = None,
+        short_steps: int | None = None,
+    ) -> list[torch.Tensor]:
         """Denoise rows of a [`plan`] that share one noise ratio, in one batch: each source latent is noised to the
         ratio's start with its row's own noise (drawn from its 63-bit seed; `noise`, shaped like the latents, replaces
-        it), denoised from there by the model's family, and decoded. Returns CHW images in [0, 1]."""
+        it), denoised from there by the model's family, and decoded. Returns CHW images in [0, 1].
+
+        With `short_steps`, the rows start exactly there and then run a short schedule of that many steps of their
+        own to the clean image (`Family.short_schedule`): the preview cheap GeNIe-Ada compares."""
         ratios = {plan.ratios[i] for i in rows}
         if len(ratios) != 1:
             raise ValueError(f"denoise() takes rows of one noise ratio; these have {sorted(ratios)}.")
@@ -653,9 +683,12 @@ class GenieGenerator:
             noise = noise.to(device=x0.device, dtype=x0.dtype)
             _, timesteps = family.start(self.num_inference_steps, plan.starts[r].steps_run, plan.resolution)
             latents = family.pack(family.noised(x0, noise, timesteps, r >= 1.0))
+            scheduler = None
+            if short_steps is not None:
+                scheduler, timesteps = family.short_schedule(plan.starts[r], short_steps)
             generators = [torch_generator(plan.noise_seeds[i]) for i in rows]
             latents = family.denoise(
-                latents, plan.embeddings(rows), timesteps, self.guidance_scale, generators, plan.resolution
+                latents, plan.embeddings(rows), timesteps, self.guidance_scale, generators, plan.resolution, scheduler
             )
             images = list(family.decode(family.unpack(latents, plan.resolution)))
         self.pipe.maybe_free_model_hooks()  # as a pipeline call ends: offloaded models go back to the CPU
@@ -697,13 +730,15 @@ class GenieGenerator:
                 cache=self._prompt_cache,
             )
 
-    def _output(self, plan: GenerationPlan, outputs: list[torch.Tensor | None]) -> GenieOutput:
-        """The plan's images and records, with this generator's provenance."""
+    def _output(
+        self, plan: GenerationPlan, outputs: list[torch.Tensor | None], short_steps: int | None = None
+    ) -> GenieOutput:
+        """The plan's images and records, with this generator's provenance (of a short sweep: its solver and steps)."""
         settings, scheduler = self.settings, self.pipe.scheduler
         provenance = {
             "num_inference_steps": self.num_inference_steps,
             "guidance_scale": self.guidance_scale,
-            "scheduler": type(scheduler).__name__,
+            "scheduler": type(scheduler).__name__ if short_steps is None else self.family.short_solver,
             "timestep_spacing": str(scheduler.config.get("timestep_spacing", "")),
             "dtype": settings["dtype"],
             "model_id": settings["model_id"],
@@ -713,7 +748,10 @@ class GenieGenerator:
             "model_family": self.model_family,
             "noise_rule": self.options.noise_rule,
         }
-        return plan_output(plan, outputs, provenance)
+        out = plan_output(plan, outputs, provenance)
+        if short_steps is not None:
+            out.records = [dataclasses.replace(record, steps_run=short_steps) for record in out.records]
+        return out
 
 
 __all__ = [

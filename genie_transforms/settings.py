@@ -55,6 +55,12 @@ NOISE_RULES = ("steps", "sd15-snr")
 """How a noise ratio r picks a row's start: `"steps"` (the default, the paper's) runs `denoising_steps(r, n)` of the
 model's own schedule; `"sd15-snr"` starts where the model's schedule has the signal-to-noise ratio that Stable
 Diffusion 1.5 has at r, so that r (and Ada grids, and noise tables) mean the same destruction in every family."""
+ADA_MODES = ("exact", "cheap")
+"""GeNIe-Ada's sweeps: `"exact"` generates every grid point in full (the reference rule); `"cheap"` starts every grid
+point where the exact sweep does and runs `CHEAP_ADA_STEPS` steps of a short schedule from there, then generates in
+full at r* only."""
+CHEAP_ADA_STEPS = 5
+"""The cheap sweep's short steps per grid point (chosen by measurement: README, Performance)."""
 IMAGE_SETTINGS = (
     "num_inference_steps",
     "guidance_scale",

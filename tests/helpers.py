@@ -92,3 +92,24 @@ def save_image_folder(root, classes=("cat", "dog"), per_class=2, size=(32, 32), 
             pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
             Image.fromarray(pixels).save(root / name / f"{i}.{suffix}")
     return root
+
+
+class DenoiserCalls:
+    """Every call of a denoiser: its input latents and timestep (a forward pre-hook, removed on exit)."""
+
+    def __init__(self, module):
+        self.module, self.calls = module, []
+
+    def __enter__(self):
+        import torch
+
+        def hook(_, args, kwargs):
+            sample = args[0] if args else kwargs.get("sample", kwargs.get("hidden_states"))
+            t = args[1] if len(args) > 1 else kwargs.get("timestep")
+            self.calls.append((sample.detach().clone(), float(torch.as_tensor(t).flatten()[0])))
+
+        self.handle = self.module.register_forward_pre_hook(hook, with_kwargs=True)
+        return self.calls
+
+    def __exit__(self, *exc):
+        self.handle.remove()

@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -14,6 +16,8 @@ from genie_transforms.ada import (
 )
 from genie_transforms.embedders import Embedder
 from genie_transforms.errors import GenieWarning
+
+from .helpers import DenoiserCalls
 
 
 def test_ada_select_reproduces_the_reference_formula():
@@ -87,6 +91,7 @@ def test_exact_ada_returns_the_sweep_image_at_r_star_and_a_complete_table(ada_se
         "projections",
         "jumps",
         "mode",
+        "cheap_steps",
         "embedder",
         "seed",
         "noise_seed",
@@ -120,17 +125,53 @@ def test_noise_table_reproduces_the_images_without_the_sweep(ada_setup, prompts,
     assert [r.noise_ratio for r in again.records] == [row["r_star"] for row in out.table]
 
 
-def test_cheap_mode_sweeps_coarsely_and_generates_in_full_only_at_r_star(ada_setup, prompts, rgb_images):
+def test_the_cheap_sweep_starts_every_grid_point_exactly_where_the_exact_sweep_does(ada_setup, prompts, rgb_images):
+    """The silent failure: a cheap sweep that starts elsewhere (another noise or timestep) still picks an r*."""
+    gen, _, _ = ada_setup
+    grid = (0.5, 0.7, 0.9)
+    kwargs = {"seed": 2, "prompts": prompts, "source_ids": ["a", "b"], "batch_size": 8}
+    with DenoiserCalls(gen.pipe.unet) as exact_calls:
+        exact = gen.sweep(rgb_images[:2], [1, 2], grid, **kwargs)
+    with DenoiserCalls(gen.pipe.unet) as short_calls:
+        short = gen.sweep(rgb_images[:2], [1, 2], grid, short_steps=3, **kwargs)
+    steps = [int(10 * r) for r in grid]  # one batch per grid point (both pairs), in r order
+    exact_firsts = [exact_calls[sum(steps[:j])] for j in range(len(grid))]
+    short_firsts = [short_calls[3 * j] for j in range(len(grid))]
+    assert len(exact_calls) == sum(steps) and len(short_calls) == 3 * len(grid)
+    for (x, t), (y, u) in zip(exact_firsts, short_firsts):
+        assert t == u and torch.equal(x, y)  # the same noised latent at the same timestep
+    t0 = exact_firsts[0][1]  # the short schedule: t0 * sqrt(1 - i / 3)
+    assert [c[1] for c in short_calls[:3]] == [t0, round(t0 * (2 / 3) ** 0.5), round(t0 * (1 / 3) ** 0.5)]
+    for a, b in zip(exact.records, short.records):
+        for x, y in zip(a, b):
+            assert (x.start_timestep, x.noise_seed, x.noise_ratio) == (y.start_timestep, y.noise_seed, y.noise_ratio)
+            assert y.steps_run == 3 and y.scheduler == "DPMSolverMultistepScheduler"
+    # a short sweep does not collapse: every grid point has an image of its own
+    for row in short.images:
+        assert all(not np.array_equal(np.asarray(p), np.asarray(q)) for p, q in itertools.pairwise(row))
+    with pytest.raises(ValueError, match="`short_steps` must be an int >= 1"):
+        gen.sweep(rgb_images[:1], [1], grid, short_steps=0, **{**kwargs, "source_ids": ["a"]})
+
+
+def test_cheap_mode_costs_the_short_sweep_plus_one_full_generation_at_r_star(ada_setup, prompts, rgb_images):
     gen, embedder, protos = ada_setup
-    with pytest.warns(GenieWarning, match="cheap_steps=5"):  # 5 steps cannot resolve the grid: warned, still runs
-        ada = GenieAda(gen, embedder, mode="cheap", cheap_steps=5)
-    assert ada.sweeper.num_inference_steps == 5 and gen.num_inference_steps == 10
-    cheap = ada.run(rgb_images[:2], [1, 2], prototypes=protos, seed=0, prompts=prompts, source_ids=["a", "b"])
-    assert ada.sweeper.pipe.unet is gen.pipe.unet  # one set of weights for both schedules
+    ada = GenieAda(gen, embedder, mode="cheap", cheap_steps=2)
+    with DenoiserCalls(gen.pipe.unet) as calls:
+        cheap = ada.run(
+            rgb_images[:2], [1, 2], prototypes=protos, seed=0, prompts=prompts, source_ids=["a", "b"], batch_size=8
+        )
+    r_star = sorted({row["r_star"] for row in cheap.table})
+    assert len(calls) == 2 * len(ada.grid) + sum(int(10 * r) for r in r_star)  # passes, counted
     for row, rec in zip(cheap.table, cheap.records):
-        assert row["mode"] == "cheap" and rec.noise_ratio == row["r_star"] and rec.steps_run == int(10 * row["r_star"])
-    with pytest.raises(ValueError, match="Use noise_ratio >="):
-        GenieAda(gen, embedder, mode="cheap", cheap_steps=1)  # int(1 * 0.5) = 0 steps
+        assert (row["mode"], row["cheap_steps"]) == ("cheap", 2)
+        assert rec.noise_ratio == row["r_star"] and rec.steps_run == int(10 * row["r_star"])  # the full schedule
+    again = gen.generate(
+        rgb_images[:2], [1, 2], [row["r_star"] for row in cheap.table], seed=0, prompts=prompts, source_ids=["a", "b"]
+    )
+    for a, b in zip(cheap.images, again.images):  # the kept image is GeNIe's own at r*
+        np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float), atol=2)
+    exact = GenieAda(gen, embedder).run(rgb_images[:1], [1], prototypes=protos, seed=0, prompts=prompts)
+    assert exact.table[0]["cheap_steps"] is None
     again = generate_from_table(gen, rgb_images[:2], cheap.table, prompts)
     np.testing.assert_allclose(np.asarray(cheap.images[0], float), np.asarray(again.images[0], float), atol=2)
 
@@ -162,13 +203,15 @@ def test_default_source_ids_are_pixel_hashes_not_positions(ada_setup, prompts, r
     assert a.table[0]["noise_seed"] != b.table[0]["noise_seed"]
 
 
-def test_a_cheap_schedule_that_cannot_resolve_the_grid_is_warned_about(ada_setup):
-    """On 6 steps, r = 0.5 and 0.6 both run 3 steps: identical sweep images, a jump of 0 between them."""
+def test_a_schedule_that_cannot_resolve_the_grid_is_warned_about(ada_setup, tiny_model_path):
+    """On 6 steps, r = 0.5 and 0.6 both start 3 steps from the end: identical images, a jump of 0 between them."""
     gen, embedder, _ = ada_setup
-    with pytest.warns(GenieWarning, match=r"cheap_steps=6 .* Use cheap_steps >= 9"):
-        assert not GenieAda(gen, embedder, mode="cheap", cheap_steps=6).distinct_sweep_steps
+    coarse = gen.with_settings(num_inference_steps=6)
+    for mode in ("exact", "cheap"):
+        with pytest.warns(GenieWarning, match=r"With 6 steps, .* Use num_inference_steps >= 9"):
+            GenieAda(coarse, embedder, mode=mode)
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert GenieAda(gen, embedder, mode="cheap", cheap_steps=10).distinct_sweep_steps
+        GenieAda(gen, embedder, mode="cheap", cheap_steps=1)  # 10 steps resolve the grid; 1 short step is allowed

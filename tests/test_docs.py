@@ -50,7 +50,11 @@ def test_ci_runs_the_quickstart_commands_first_and_as_written():
     assert tests == 'pip install ".[dev]" && python -m pytest'
     lines = [line.strip() for line in (ROOT / ".ci/run").read_text().splitlines()]
     commands = [line for line in lines if line and not line.startswith("#")]
-    ran = [line.replace("&& time ", "&& ") for line in commands]
+    # each runs in a subshell, so that a failed install stops CI (`set -e` ignores the left side of `&&`); no
+    # other line uses `&&`, which would hide a failure the same way
+    quickstart = [line for line in commands if "&&" in line]
+    assert len(quickstart) == 2 and all(line.startswith("( ") and line.endswith(" )") for line in quickstart)
+    ran = [line.removeprefix("( ").removesuffix(" )").replace("&& time ", "&& ") for line in commands]
     first_install = next(i for i, line in enumerate(ran) if line.startswith("pip install"))
     assert ran[first_install] == demo and tests in ran[first_install:]
     assert ran.index(tests) < next(i for i, line in enumerate(ran) if line.startswith(("ruff", "mypy")))

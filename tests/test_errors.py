@@ -14,9 +14,10 @@ from .helpers import pooled
 def test_our_warnings_are_user_warnings_of_their_own_category(tiny_generator):
     assert issubclass(GenieWarning, UserWarning)
     embedder = Embedder(pooled, name="pooled")
-    with pytest.warns(GenieWarning, match="cheap_steps=4"):
-        GenieAda(tiny_generator, embedder, mode="cheap", cheap_steps=4)  # neighbouring grid points would collide
+    coarse = tiny_generator.with_settings(num_inference_steps=4)
+    with pytest.warns(GenieWarning, match="With 4 steps"):
+        GenieAda(coarse, embedder)  # neighbouring grid points would start at the same step
     with warnings.catch_warnings():
         warnings.simplefilter("error", GenieWarning)  # one filter turns them into errors, and only them
         with pytest.raises(GenieWarning):
-            GenieAda(tiny_generator, embedder, mode="cheap", cheap_steps=4)
+            GenieAda(coarse, embedder)

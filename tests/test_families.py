@@ -8,9 +8,13 @@ import pytest
 import torch
 
 from genie_transforms import GenieGenerator
+from genie_transforms.ada import GenieAda
+from genie_transforms.embedders import Embedder
 from genie_transforms.families import family_name
 from genie_transforms.seeding import derive_seed, row_noise
 from genie_transforms.testing import TINY_FAMILIES, make_tiny_family_pipeline, save_tiny_pipeline
+
+from .helpers import DenoiserCalls, pooled
 
 PROMPTS = ["cat", "dog", "car"]
 FAMILY = {"sd": "sd", "sd-v": "sd", "sdxl": "sdxl", "sd3": "sd3", "flux-dev": "flux", "flux-schnell": "flux"}
@@ -226,3 +230,36 @@ def test_steps_and_guidance_default_to_the_familys_own_and_are_known_before_load
         explicit = GenieGenerator.from_pretrained(saved[family], num_inference_steps=4, guidance_scale=2.0)
         assert (explicit.num_inference_steps, explicit.guidance_scale) == (4, 2.0)
         assert explicit.with_settings(num_inference_steps=6).num_inference_steps == 6
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", TINY_FAMILIES)
+def test_a_short_sweep_starts_each_point_where_the_full_sweep_does_in_every_family(family, saved, rgb_images):
+    """Cheap GeNIe-Ada's sweep: the same first denoiser input (noised latent and timestep) as the full sweep at every
+    grid point, then `short_steps` passes of the family's own short scheduler; cheap Ada runs on every family."""
+    gen = _generator(saved[family], num_inference_steps=8)
+    denoiser = getattr(gen.pipe, _denoiser(gen.pipe))
+    grid, kwargs = (0.5, 0.75, 1.0), {"seed": 1, "prompts": PROMPTS, "source_ids": ["a", "b"], "batch_size": 4}
+    with DenoiserCalls(denoiser) as full_calls:
+        full = gen.sweep(rgb_images[:2], [1, 2], grid, **kwargs)
+    with DenoiserCalls(denoiser) as short_calls:
+        short = gen.sweep(rgb_images[:2], [1, 2], grid, short_steps=2, **kwargs)
+    steps = [int(8 * r) for r in grid]
+    assert len(short_calls) == 2 * len(grid) and len(full_calls) == sum(steps)
+    for j in range(len(grid)):
+        (x, t), (y, u) = full_calls[sum(steps[:j])], short_calls[2 * j]
+        assert t == u and torch.equal(x, y)
+    solver = "FlowMatchEulerDiscreteScheduler" if FAMILY[family] in ("sd3", "flux") else "DPMSolverMultistepScheduler"
+    for a, b in zip(full.records, short.records):
+        for x, y in zip(a, b):
+            assert (x.start_sigma, x.noise_seed) == (y.start_sigma, y.noise_seed)
+            assert y.steps_run == 2 and y.scheduler == solver
+    assert gen.pipe.scheduler.__class__.__name__ == full.records[0][0].scheduler  # the pipeline's is untouched
+    embedder = Embedder(pooled, name="pooled")
+    protos = {c: embedder(rgb_images[c : c + 1])[0] for c in range(3)}
+    out = GenieAda(gen, embedder, grid=grid, mode="cheap", cheap_steps=2).run(
+        rgb_images[:2], [1, 2], prototypes=protos, seed=1, prompts=PROMPTS, source_ids=["a", "b"]
+    )
+    again = gen.generate(rgb_images[:2], [1, 2], [r["r_star"] for r in out.table], **kwargs)
+    for x, y in zip(out.images, again.images):
+        np.testing.assert_allclose(_pixels(x), _pixels(y), atol=2)

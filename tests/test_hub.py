@@ -183,6 +183,7 @@ def test_a_noise_table_read_back_from_parquet_regenerates_every_grid_value(tiny_
             "projections": [0.0] * 5,
             "jumps": [0.0] * 4,
             "mode": "exact",
+            "cheap_steps": None,
             "embedder": "test",
             "source_sha256": source_hash(source[0]["image"]),
             **table_settings(gen),

@@ -188,16 +188,52 @@ def test_broken_chunks_are_named_and_generated_again(source_dir, tiny_model_path
 def test_a_chunk_belongs_to_one_process_at_a_time(tmp_path):
     from genie_transforms.jobs import ChunkLock
 
-    path = tmp_path / "chunk-000000.lock"
+    path = tmp_path / ".chunk-000000.lock"
     a, b = ChunkLock(path), ChunkLock(path)
     assert a.acquire() and not b.acquire() and b.owner().endswith(f":{os.getpid()}")
     a.release()
     assert b.acquire()
     b.release()
+    # what a dead owner leaves: its host and pid in the file, but no lock. Another host's owner, or this very pid
+    # after a container restart, held such a chunk forever before; now it is taken at once.
     import socket
 
-    path.write_text(f"{socket.gethostname()}:999999999")  # a crashed process's lock: taken over
-    assert ChunkLock(path).acquire()
+    for left in ("another-host:123", f"{socket.gethostname()}:{os.getpid()}"):
+        path.write_text(left)
+        lock = ChunkLock(path)
+        assert lock.acquire() and lock.owner() == f"{socket.gethostname()}:{os.getpid()}"
+        lock.release()
+
+
+def test_a_lock_ends_with_its_process_however_it_ends(tmp_path):
+    """A process killed with SIGKILL while it holds a chunk: the next process takes the chunk at once."""
+    import signal
+    import subprocess
+    import sys
+
+    from genie_transforms.jobs import ChunkLock
+
+    path = tmp_path / ".chunk-000003.lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from genie_transforms.jobs import ChunkLock; "
+            f"assert ChunkLock(Path({str(path)!r})).acquire(); print('held', flush=True); time.sleep(600)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        mine = ChunkLock(path)
+        assert not mine.acquire() and mine.owner().endswith(f":{holder.pid}")
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+        assert mine.acquire()
+        mine.release()
+    finally:
+        holder.kill()
 
 
 @pytest.mark.slow
@@ -453,4 +489,5 @@ def test_a_killed_merge_leaves_nothing_hidden_after_the_next_one(source_dir, tin
     for leftover in (".dataset.tmp123", ".dataset.old456"):  # what a merge killed between its steps leaves
         (out / leftover / "data").mkdir(parents=True)
     merge_chunks(out)
-    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
+    hidden = sorted(p.name for p in out.iterdir() if p.name.startswith("."))
+    assert hidden == [".merge.lock"]  # the merge's lock file stays (unlocked); no staging or old folder is left

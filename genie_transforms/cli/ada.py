@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..settings import ADA_MODES, CHEAP_ADA_STEPS
 from .common import (
     add_filter_arguments,
     add_job_arguments,
@@ -50,11 +51,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     group.add_argument(
         "--mode",
-        choices=("exact", "cheap"),
+        choices=ADA_MODES,
         default="exact",
-        help="exact (the reference rule) or cheap (a coarse sweep, then one full generation)",
+        help="exact (the reference rule) or cheap (every grid point from its exact start, a few steps each, then one "
+        "full generation at r*)",
     )
-    group.add_argument("--cheap-steps", type=positive_int, default=10, help="coarse schedule of the cheap sweep")
+    group.add_argument(
+        "--cheap-steps",
+        type=positive_int,
+        default=CHEAP_ADA_STEPS,
+        help="short steps per grid point of the cheap sweep",
+    )
     group.add_argument(
         "--embedder",
         required=True,

@@ -473,11 +473,39 @@ def check_bundled(args: argparse.Namespace, names: list[str]) -> None:
 
 
 def shard_from_env(num_shards: int | None, shard_index: int | None) -> tuple[int, int]:
-    """Shard count and index: given, or from a launcher (`WORLD_SIZE`/`RANK` of torchrun and accelerate, or
-    `SLURM_ARRAY_TASK_COUNT`/`SLURM_ARRAY_TASK_ID` of a Slurm array), or (1, 0)."""
+    """Shard count and index: given, or from the launchers (both levels when one runs inside the other), or (1, 0).
+
+    The process level: `WORLD_SIZE`/`RANK` of torchrun and accelerate, else `SLURM_NTASKS`/`SLURM_PROCID` of `srun`.
+    The array level: a Slurm array's `SLURM_ARRAY_TASK_COUNT` tasks, task `(SLURM_ARRAY_TASK_ID -
+    SLURM_ARRAY_TASK_MIN) / SLURM_ARRAY_TASK_STEP` (an array may start at any id, `--array=1-4`). Inside an array,
+    the shards are the array's tasks times each task's processes."""
     env = os.environ
-    n = num_shards or int(env.get("WORLD_SIZE") or env.get("SLURM_ARRAY_TASK_COUNT") or 1)
-    i = shard_index if shard_index is not None else int(env.get("RANK") or env.get("SLURM_ARRAY_TASK_ID") or 0)
+
+    def number(name: str, default: int) -> int:
+        value = env.get(name)
+        try:
+            return default if value is None or value == "" else int(value)
+        except ValueError:
+            raise UsageError(f"The launcher variable {name}={value!r} is not an integer.") from None
+
+    if "WORLD_SIZE" in env:
+        procs, proc = number("WORLD_SIZE", 1), number("RANK", 0)
+    else:
+        procs, proc = number("SLURM_NTASKS", 1), number("SLURM_PROCID", 0)
+    tasks, task = 1, 0
+    if "SLURM_ARRAY_TASK_ID" in env:
+        tasks = number("SLURM_ARRAY_TASK_COUNT", 1)
+        offset = number("SLURM_ARRAY_TASK_ID", 0) - number("SLURM_ARRAY_TASK_MIN", 0)
+        step = max(1, number("SLURM_ARRAY_TASK_STEP", 1))
+        task = offset // step
+        if offset % step or not 0 <= task < tasks:
+            raise UsageError(
+                f"This Slurm array task (SLURM_ARRAY_TASK_ID={env['SLURM_ARRAY_TASK_ID']}) is not one of "
+                f"{tasks} evenly spaced tasks from SLURM_ARRAY_TASK_MIN={env.get('SLURM_ARRAY_TASK_MIN', 0)}: use "
+                "an array range such as --array=0-N (or 1-N, or with a :step), or pass --num-shards and --shard-index."
+            )
+    n = num_shards or tasks * procs
+    i = shard_index if shard_index is not None else task * procs + proc
     if not 0 <= i < n:
         raise UsageError(f"--shard-index must be in [0, {n}) for {n} shards, got {i}.")
     return n, i

@@ -86,8 +86,8 @@ def test_bench_on_the_digits_model_reports_ada_and_the_fast_preset(tmp_path):
                 "--quality-images",
                 "4",
                 "--cheap-steps",
-                "4",
-                "10",
+                "1",
+                "3",
                 "--training-images",
                 "64",
                 "--json",
@@ -104,9 +104,12 @@ def test_bench_on_the_digits_model_reports_ada_and_the_fast_preset(tmp_path):
     fast = figures["fast_preset"]
     assert fast["settings"]["num_inference_steps"] == 20 and 0 <= fast["oracle_reads_target_fast"] <= 1
     curve = figures["cheap_ada_curve"]["curve"]
-    assert [row["cheap_steps"] for row in curve] == [4, 10] and all(0 <= row["agreement"] <= 1 for row in curve)
-    # 4 sweep steps give the grid 0.5..0.9 the steps 2, 2, 2, 3, 3; 10 give 5 to 9
-    assert [row["distinct_grid_steps"] for row in curve] == [False, True]
+    assert [row["cheap_steps"] for row in curve] == [1, 3]
+    assert all(0 <= row["agreement"] <= row["within_one_grid_step"] <= 1 for row in curve)
+    # passes per kept image: k per grid point (5 points) plus the full run at r* (5 to 9 of 10 steps), over GeNIe's 8
+    for row, k in zip(curve, (1, 3)):
+        assert (5 * k + 5) / 8 <= row["passes_vs_genie_0.8"] <= (5 * k + 9) / 8
+    assert figures["cheap_ada_curve"]["exact_passes_vs_genie_0.8"] == 35 / 8
     training = figures["training"]
     hosts = [h for h in ("albumentations", "torchvision") if importlib.util.find_spec(h) is not None]
     assert set(training) == {f"{h}, {w} workers" for h in hosts for w in (0, 2)} and hosts

@@ -48,20 +48,63 @@ def test_the_bundled_model_is_refused_on_other_classes():
     check_bundled(argparse.Namespace(model="some/model"), NAMES)
 
 
-def test_shards_come_from_the_options_or_the_launcher(monkeypatch):
-    for name in ("WORLD_SIZE", "RANK", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_ID"):
+LAUNCHER_VARIABLES = (
+    "WORLD_SIZE",
+    "RANK",
+    "SLURM_NTASKS",
+    "SLURM_PROCID",
+    "SLURM_ARRAY_TASK_COUNT",
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_MIN",
+    "SLURM_ARRAY_TASK_STEP",
+)
+
+
+def _launched(monkeypatch, **variables):
+    for name in LAUNCHER_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    assert shard_from_env(None, None) == (1, 0) and shard_from_env(4, 2) == (4, 2)
-    monkeypatch.setenv("WORLD_SIZE", "3")
-    monkeypatch.setenv("RANK", "1")
-    assert shard_from_env(None, None) == (3, 1)  # torchrun / accelerate
-    monkeypatch.delenv("WORLD_SIZE")
-    monkeypatch.delenv("RANK")
-    monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "5")
-    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "4")
-    assert shard_from_env(None, None) == (5, 4)  # a Slurm array
+    for name, value in variables.items():
+        monkeypatch.setenv(name, str(value))
+    return shard_from_env(None, None)
+
+
+def test_shards_come_from_the_options_or_the_launcher(monkeypatch):
+    assert _launched(monkeypatch) == (1, 0) and shard_from_env(4, 2) == (4, 2)
+    assert _launched(monkeypatch, WORLD_SIZE=3, RANK=1) == (3, 1)  # torchrun / accelerate
+    assert _launched(monkeypatch, SLURM_ARRAY_TASK_COUNT=5, SLURM_ARRAY_TASK_ID=4, SLURM_ARRAY_TASK_MIN=0) == (5, 4)
     with pytest.raises(UsageError, match=r"--shard-index must be in \[0, 2\)"):
         shard_from_env(2, 2)
+
+
+def test_every_shard_of_a_slurm_array_runs_whatever_its_first_id(monkeypatch):
+    """`--array=1-4`: ids 1 to 4 are shards 0 to 3 (id 4 was refused and shard 0 never ran); with a step too."""
+    array = {"SLURM_ARRAY_TASK_COUNT": 4, "SLURM_ARRAY_TASK_MIN": 1}
+    shards = [_launched(monkeypatch, **array, SLURM_ARRAY_TASK_ID=i) for i in (1, 2, 3, 4)]
+    assert shards == [(4, 0), (4, 1), (4, 2), (4, 3)]
+    stepped = {"SLURM_ARRAY_TASK_COUNT": 3, "SLURM_ARRAY_TASK_MIN": 10, "SLURM_ARRAY_TASK_STEP": 5}
+    assert [_launched(monkeypatch, **stepped, SLURM_ARRAY_TASK_ID=i)[1] for i in (10, 15, 20)] == [0, 1, 2]
+    with pytest.raises(UsageError, match="not one of 3 evenly spaced tasks"):  # --array=1,4,9: not a range
+        _launched(monkeypatch, SLURM_ARRAY_TASK_COUNT=3, SLURM_ARRAY_TASK_MIN=1, SLURM_ARRAY_TASK_ID=9)
+
+
+def test_srun_tasks_and_launchers_inside_an_array_each_get_their_own_shard(monkeypatch):
+    """`srun -n 4` gave every task shard (1, 0); torchrun in each array task duplicated one split."""
+    assert [_launched(monkeypatch, SLURM_NTASKS=4, SLURM_PROCID=p) for p in range(4)] == [(4, p) for p in range(4)]
+    seen = set()
+    for task_id in (1, 2, 3):  # --array=1-3, torchrun --nproc-per-node 2 in each task
+        for rank in (0, 1):
+            array = {"SLURM_ARRAY_TASK_COUNT": 3, "SLURM_ARRAY_TASK_MIN": 1, "SLURM_ARRAY_TASK_ID": task_id}
+            seen.add(_launched(monkeypatch, **array, WORLD_SIZE=2, RANK=rank, SLURM_NTASKS=1, SLURM_PROCID=0))
+    assert seen == {(6, i) for i in range(6)}  # torchrun's world wins over srun's single task
+    array = {"SLURM_ARRAY_TASK_COUNT": 2, "SLURM_ARRAY_TASK_MIN": 0}
+    srun_in_array = {
+        _launched(monkeypatch, **array, SLURM_ARRAY_TASK_ID=t, SLURM_NTASKS=2, SLURM_PROCID=p)
+        for t in (0, 1)
+        for p in (0, 1)
+    }
+    assert srun_in_array == {(4, i) for i in range(4)}
+    with pytest.raises(UsageError, match="SLURM_NTASKS='x' is not an integer"):
+        _launched(monkeypatch, SLURM_NTASKS="x")
 
 
 def test_small_parsers():
