@@ -42,6 +42,8 @@ def test_the_gpu_check_runs_every_step_in_dry_mode(tmp_path):
 @pytest.mark.slow
 def test_the_bank_at_scale_benchmark_reads_its_bank_back_from_disk_and_reports_every_case(tmp_path):
     """At toy sizes: a bank saved and loaded back, both sizes, both hosts, and lossless decodes of every encoding."""
+    pytest.importorskip("torchvision", reason="the benchmark measures both hosts")
+    pytest.importorskip("albumentations", reason="the benchmark measures both hosts")
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import bank_at_scale
