@@ -221,6 +221,7 @@ class MapFunction(Protocol):
     `config` holds every setting that changes its rows (for fingerprints and `job.json`)."""
 
     config: dict[str, Any]
+    generator: GenieGenerator
 
     def __call__(self, batch: dict[str, list], indices: list[int], rank: int | None = None) -> dict[str, list]: ...
 
@@ -470,6 +471,7 @@ def _map_function(
                 rows[name] = extra.get(name, [])
         return rows
 
+    fn.generator = generator  # type: ignore[attr-defined]
     fn.config = {  # type: ignore[attr-defined]
         **extra_config,
         "targets": strategy.to_dict(),

@@ -25,9 +25,8 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -35,8 +34,8 @@ from typing import Any
 from datasets import Dataset, Features, load_dataset, load_from_disk
 from tqdm.auto import tqdm
 
-from .loading import file_digest
-from .parquet import WrittenFile, write_parquet
+from .parquet import WrittenFile
+from .storage import Folder, is_uri
 
 logger = logging.getLogger(__name__)
 
@@ -101,14 +100,23 @@ def spells_a_path(name: str) -> bool:
     return Path(name).is_absolute() or name.startswith((".", "~")) or "\\" in name or name.count("/") > 1
 
 
-def shard_chunks(num_rows: int, chunk_size: int, num_shards: int, shard_index: int) -> list[tuple[int, int, int]]:
-    """The (chunk number, start, stop) of the chunks that shard `shard_index` of `num_shards` owns."""
+def shard_chunks(
+    num_rows: int, chunk_size: int, num_shards: int, shard_index: int, contiguous: bool = False
+) -> list[tuple[int, int, int]]:
+    """The (chunk number, start, stop) of the chunks that shard `shard_index` of `num_shards` owns: every
+    `num_shards`-th chunk, or with `contiguous` (a stream, which each shard reads from its own first row) one run of
+    consecutive chunks. Either way the chunks are the same grid, so a resume with any sharding reuses them."""
     if chunk_size < 1:
         raise ValueError(f"`chunk_size` must be >= 1, got {chunk_size}.")
     if num_shards < 1 or not 0 <= shard_index < num_shards:
         raise ValueError(f"`shard_index` must be in [0, num_shards), got {shard_index} of {num_shards}.")
     n_chunks = -(-num_rows // chunk_size)
-    return [(k, k * chunk_size, min(num_rows, (k + 1) * chunk_size)) for k in range(shard_index, n_chunks, num_shards)]
+    owned = (
+        range(shard_index * n_chunks // num_shards, (shard_index + 1) * n_chunks // num_shards)
+        if contiguous
+        else range(shard_index, n_chunks, num_shards)
+    )
+    return [(k, k * chunk_size, min(num_rows, (k + 1) * chunk_size)) for k in owned]
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -150,30 +158,33 @@ def identity_view(config: Mapping[str, Any]) -> dict[str, Any]:
     return walk(json.loads(json.dumps(config, default=str)))
 
 
-def check_job(out_dir: Path, config: Mapping[str, Any]) -> None:
+def check_job(out_dir: str | Path | Folder, config: Mapping[str, Any]) -> None:
     """Write the job's settings, or refuse (naming each difference and both values) to mix another job's chunks
     into an existing folder. The same data and model under another spelling of their paths are the same job
     ([`identity_view`])."""
-    job_file = out_dir / JOB_FILE
+    folder = Folder.of(out_dir)
     config = json.loads(json.dumps(config, default=str))
-    if job_file.is_file():
-        previous = identity_view(json.loads(job_file.read_text()))
+    if folder.is_file(JOB_FILE):
+        previous = identity_view(json.loads(folder.read_text(JOB_FILE)))
         changed = differences(previous, identity_view(config))
         if changed:
             shown = "; ".join(changed[:6]) + (f"; and {len(changed) - 6} more" if len(changed) > 6 else "")
             raise ValueError(
-                f"{out_dir} holds a job with other settings ({shown}). Resume it with the same model, source and "
+                f"{folder} holds a job with other settings ({shown}). Resume it with the same model, source and "
                 "settings, or write to a new --output folder."
             )
         return
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = job_file.with_name(f".{JOB_FILE}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(config, indent=2, sort_keys=True))
-    os.replace(tmp, job_file)
+    folder.write_text(JOB_FILE, json.dumps(config, indent=2, sort_keys=True))
 
 
-def chunk_path(out_dir: Path, k: int) -> Path:
-    return out_dir / "chunks" / f"chunk-{k:06d}.parquet"
+def chunk_name(k: int) -> str:
+    """The name of chunk `k`'s parquet file in a job folder."""
+    return f"chunks/chunk-{k:06d}.parquet"
+
+
+def chunk_path(out_dir: str | Path, k: int) -> Path:
+    """The path of chunk `k` of a job in a local folder."""
+    return Path(out_dir) / chunk_name(k)
 
 
 @dataclass(frozen=True)
@@ -189,12 +200,13 @@ class ChunkRecord:
     job: str | None = None
 
 
-def _sidecar(out_dir: Path, k: int) -> Path:
-    return chunk_path(out_dir, k).with_suffix(".json")
+def _sidecar(k: int) -> str:
+    return chunk_name(k).removesuffix(".parquet") + ".json"
 
 
-def _job(out_dir: Path) -> dict[str, Any]:
-    return json.loads((out_dir / JOB_FILE).read_text())
+def read_job(out_dir: str | Path | Folder) -> dict[str, Any]:
+    """The settings (`job.json`) of the job in `out_dir`."""
+    return json.loads(Folder.of(out_dir).read_text(JOB_FILE))
 
 
 def job_digest(job: Mapping[str, Any]) -> str:
@@ -210,38 +222,39 @@ def chunk_rows(job: Mapping[str, Any], k: int) -> tuple[int, int]:
     return k * size, min(job["num_rows"], (k + 1) * size)
 
 
-def chunk_problem(out_dir: Path, k: int, deep: bool = True) -> str | None:
+def chunk_problem(out_dir: str | Path | Folder, k: int, deep: bool = True) -> str | None:
     """Why chunk `k` is not finished (None when it is): missing, no record, or its file changed since written (its
     size; with `deep`, also its SHA-256, which reads the whole file)."""
-    path, sidecar = chunk_path(out_dir, k), _sidecar(out_dir, k)
-    if not path.is_file():
+    folder = Folder.of(out_dir)
+    size = folder.size(chunk_name(k))
+    if size is None:
         return "missing"
-    if not sidecar.is_file():
+    if not folder.is_file(_sidecar(k)):
         return "not recorded as finished"
-    record = ChunkRecord(**json.loads(sidecar.read_text()))
-    job = _job(out_dir)
+    record = ChunkRecord(**json.loads(folder.read_text(_sidecar(k))))
+    job = read_job(folder)
     if record.job != job_digest(job):
         return "written by another job (its settings differ from job.json's)"
     if (record.start, record.stop) != chunk_rows(job, k):
         return f"holds rows {record.start}-{record.stop}, job.json describes {chunk_rows(job, k)}"
-    size = path.stat().st_size
     if size != record.bytes:
         return f"{size} bytes on disk, {record.bytes} written"
-    if deep and file_digest(path) != record.sha256:
+    if deep and folder.digest(chunk_name(k)) != record.sha256:
         return "its content changed since it was written"
     return None
 
 
-def write_chunk(out_dir: Path, k: int, ds: Dataset, start: int, stop: int, skipped: list[int]) -> WrittenFile:
-    sidecar = _sidecar(out_dir, k)
-    sidecar.unlink(missing_ok=True)  # the old record (if any) no longer describes the file
-    written = write_parquet(ds, chunk_path(out_dir, k))
-    record = ChunkRecord(written.rows, written.bytes, written.sha256, start, stop, skipped, job_digest(_job(out_dir)))
-    tmp = sidecar.with_name(f".{sidecar.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(asdict(record)))
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, sidecar)
+def write_chunk(
+    out_dir: str | Path | Folder, k: int, ds: Dataset, start: int, stop: int, skipped: list[int]
+) -> WrittenFile:
+    """Write chunk `k` (source rows [start, stop)) and then its record, each whole or not at all."""
+    folder = Folder.of(out_dir)
+    folder.delete(_sidecar(k))  # the old record (if any) no longer describes the file
+    written = folder.write_parquet(ds, chunk_name(k))
+    record = ChunkRecord(
+        written.rows, written.bytes, written.sha256, start, stop, skipped, job_digest(read_job(folder))
+    )
+    folder.write_text(_sidecar(k), json.dumps(asdict(record)))
     return written
 
 
@@ -251,9 +264,17 @@ class ChunkLock:
     whose new process has the old pid), on any host that shares the folder (NFS locks across hosts). The file also
     names its owner (host and pid) for messages; it is never deleted, so two processes always lock the same file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None) -> None:
         self.path = path
         self._fd: int | None = None
+
+    @classmethod
+    def of(cls, folder: Folder, k: int | None) -> ChunkLock:
+        """The lock of chunk `k` (the merge's with None) of a job folder. Object storage has no locks: there the
+        lock is always granted, and one process (or one Ray driver) must own each chunk."""
+        if folder.local is None:
+            return cls(None)
+        return cls(chunk_lock_path(folder.local, k) if k is not None else folder.local / ".merge.lock")
 
     @property
     def held(self) -> bool:
@@ -261,13 +282,15 @@ class ChunkLock:
 
     def owner(self) -> str | None:
         try:
-            return self.path.read_text().strip() or "?"
+            return self.path.read_text().strip() or "?" if self.path is not None else None
         except FileNotFoundError:
             return None
 
     def acquire(self) -> bool:
         import fcntl
 
+        if self.path is None:
+            return True
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -289,11 +312,52 @@ class ChunkLock:
             self._fd = None
 
 
+def start_job(folder: Folder, config: Mapping[str, Any], features: Features, num_rows: int, chunk_size: int) -> None:
+    """Write the job's settings (with its row count, chunk size and features) or refuse another job's."""
+    check_job(folder, {**config, "num_rows": num_rows, "chunk_size": chunk_size, "features": features.to_dict()})
+    if folder.local is not None:
+        (folder.local / "chunks").mkdir(parents=True, exist_ok=True)
+
+
+def unfinished(folder: Folder, chunks: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """The chunks (number, start, stop) among `chunks` that are not finished; a broken one is named."""
+    todo = []
+    for k, start, stop in chunks:
+        problem = chunk_problem(folder, k)
+        if problem not in (None, "missing"):
+            logger.warning("Chunk %d (%s) is broken: %s; it is generated again.", k, chunk_name(k), problem)
+        if problem is not None:
+            todo.append((k, start, stop))
+    return todo
+
+
+def make_chunk(
+    folder: Folder,
+    k: int,
+    batches: Iterable[tuple[dict[str, list], int, int]],
+    fn: Callable[[dict[str, list], list[int]], dict[str, list]],
+    features: Features,
+    rows: tuple[int, int],
+    advance: Callable[[int], Any] = lambda n: None,
+) -> tuple[int, list[int]]:
+    """Generate chunk `k` (source rows `rows`) from its source `batches` (batch, start, stop) and write it with
+    its record; `advance(n)` after each batch. Returns the rows written and the source rows skipped."""
+    out: dict[str, list] = {}
+    for batch, a, b in batches:
+        for name, values in fn(batch, list(range(a, b))).items():
+            out.setdefault(name, []).extend(values)
+        advance(b - a)
+    emitted = set(out.get("source_index", []))
+    skipped = [i for i in range(*rows) if i not in emitted]
+    write_chunk(folder, k, Dataset.from_dict(out, features=features), rows[0], rows[1], skipped)
+    return len(out.get("label", [])), skipped
+
+
 def run_chunks(
     ds: Any,
     fn: Callable[[dict[str, list], list[int]], dict[str, list]],
     features: Features,
-    out_dir: str | Path,
+    out_dir: str | Path | Folder,
     *,
     config: Mapping[str, Any],
     chunk_size: int = 64,
@@ -311,22 +375,14 @@ def run_chunks(
     chunks skipped (finished before, or being done by another process), source rows processed, rows written, and
     the source rows skipped (images that could not be decoded).
     """
-    out_dir = Path(out_dir)
+    folder = Folder.of(out_dir)
     if num_rows is None:
         num_rows = len(ds)
-    check_job(out_dir, {**config, "num_rows": num_rows, "chunk_size": chunk_size, "features": features.to_dict()})
-    (out_dir / "chunks").mkdir(parents=True, exist_ok=True)
+    start_job(folder, config, features, num_rows, chunk_size)
     step = rows_per_call or chunk_size
-    chunks = shard_chunks(num_rows, chunk_size, num_shards, shard_index)
-    todo = []
-    for k, start, stop in chunks:
-        problem = chunk_problem(out_dir, k)
-        if problem not in (None, "missing"):
-            logger.warning(
-                "Chunk %d (%s) is broken: %s; it is generated again.", k, chunk_path(out_dir, k).name, problem
-            )
-        if problem is not None:
-            todo.append((k, start, stop))
+    stream = not isinstance(ds, Dataset)
+    chunks = shard_chunks(num_rows, chunk_size, num_shards, shard_index, contiguous=stream)
+    todo = unfinished(folder, chunks)
     stats: dict[str, Any] = {
         "chunks_done": 0,
         "chunks_skipped": len(chunks) - len(todo),
@@ -337,12 +393,12 @@ def run_chunks(
     }
     total = sum(stop - start for _, start, stop in chunks)
     done = total - sum(stop - start for _, start, stop in todo)
-    reader = _StreamReader(ds) if not isinstance(ds, Dataset) else None
+    reader = StreamReader(ds, todo[0][1] if todo else 0) if stream else None
     with tqdm(
         total=total, initial=done, desc=f"shard {shard_index}/{num_shards}", unit="src", disable=not progress
     ) as bar:
         for k, start, stop in todo:
-            lock = ChunkLock(chunk_lock_path(out_dir, k))
+            lock = ChunkLock.of(folder, k)
             if not lock.acquire():
                 logger.warning(
                     "Chunk %d is being generated by another process (%s, holding %s; the lock ends with that "
@@ -353,60 +409,102 @@ def run_chunks(
                 )
                 stats["chunks_busy"].append(k)
                 continue
-            if chunk_problem(out_dir, k) is None:  # another process finished it meanwhile
+            if chunk_problem(folder, k) is None:  # another process finished it meanwhile
                 lock.release()
                 stats["chunks_skipped"] += 1
                 bar.update(stop - start)
-                if reader is not None:
-                    reader.rows(start, stop)
                 continue
             try:
-                rows: dict[str, list] = {}
-                for a in range(start, stop, step):
-                    b = min(stop, a + step)
-                    batch = ds[a:b] if reader is None else reader.rows(a, b)
-                    part = fn(batch, list(range(a, b)))
-                    for name, values in part.items():
-                        rows.setdefault(name, []).extend(values)
-                    bar.update(b - a)
-                emitted = set(rows.get("source_index", []))
-                skipped = [i for i in range(start, stop) if i not in emitted]
-                write_chunk(out_dir, k, Dataset.from_dict(rows, features=features), start, stop, skipped)
+                batches = ((a, min(stop, a + step)) for a in range(start, stop, step))
+                rows_out, skipped = make_chunk(
+                    folder,
+                    k,
+                    ((ds[a:b] if reader is None else reader.rows(a, b), a, b) for a, b in batches),
+                    fn,
+                    features,
+                    (start, stop),
+                    bar.update,
+                )
             finally:
                 lock.release()
             stats["chunks_done"] += 1
             stats["rows_in"] += stop - start
-            stats["rows_out"] += len(rows.get("label", []))
+            stats["rows_out"] += rows_out
             stats["skipped_rows"] += skipped
             bar.set_postfix(generated=stats["rows_out"])
+    if reader is not None:
+        stats["stream_rows_read"] = reader.read
     return stats
 
 
-class _StreamReader:
-    """Rows `[a, b)` of an `IterableDataset`, read once and in order (earlier rows are passed over, never kept)."""
+class StreamReader:
+    """Rows `[a, b)` of an `IterableDataset`, asked for in increasing order, read once. A stream of parquet files
+    is opened at the file that holds row `first` (the files' row counts are in their metadata), so a shard reads
+    its own rows and at most the start of one file before them; any other stream is read from its first row, and
+    rows before `first` are passed over. `read` counts the rows taken from the stream."""
 
-    def __init__(self, ds: Any) -> None:
+    def __init__(self, ds: Any, first: int = 0) -> None:
+        skipped = 0
+        counts = parquet_row_counts(ds)
+        if counts is not None and first > 0:
+            while counts and skipped + counts[0] <= first:
+                skipped += counts.pop(0)
+            files = len(counts)
+            ds = concatenate_streams(
+                [ds.shard(ds.n_shards, j, contiguous=True) for j in range(ds.n_shards - files, ds.n_shards)]
+            )
         self.iterator = iter(ds)
-        self.position = 0
+        self.position = skipped
+        self.read = 0
+
+    def _next(self) -> dict[str, Any]:
+        row = next(self.iterator)
+        self.position += 1
+        self.read += 1
+        return row
 
     def rows(self, a: int, b: int) -> dict[str, list]:
+        if a < self.position:
+            raise ValueError(f"Rows {a}-{b} were asked for after row {self.position}: a stream is read forward only.")
         while self.position < a:
-            next(self.iterator)
-            self.position += 1
+            self._next()
         out: dict[str, list] = {}
         for _ in range(a, b):
-            row = next(self.iterator)
-            self.position += 1
-            for name, value in row.items():
+            for name, value in self._next().items():
                 out.setdefault(name, []).append(value)
         return out
 
 
-def missing_chunks(out_dir: str | Path, deep: bool = False) -> list[int]:
+def parquet_row_counts(ds: Any) -> list[int] | None:
+    """The row count of each data file of a stream read from parquet files, one file per shard of the stream, from
+    the files' metadata (nothing else is read); None for any other stream."""
+    import fsspec
+    import pyarrow.parquet as pq
+
+    kwargs = getattr(getattr(ds, "_ex_iterable", None), "kwargs", None) or {}
+    files = kwargs.get("files")
+    if not files or getattr(ds, "n_shards", None) != len(files):
+        return None
+    if not all(isinstance(f, str) and f.endswith(".parquet") and "::" not in f for f in files):
+        return None
+    counts = []
+    for file in files:
+        with fsspec.open(file, "rb") as f:
+            counts.append(pq.ParquetFile(f).metadata.num_rows)
+    return counts
+
+
+def concatenate_streams(parts: list[Any]) -> Any:
+    from datasets import concatenate_datasets
+
+    return parts[0] if len(parts) == 1 else concatenate_datasets(parts)
+
+
+def missing_chunks(out_dir: str | Path | Folder, deep: bool = False) -> list[int]:
     """Chunk numbers of the job in `out_dir` that are not finished yet (missing or broken; checksums too with
     `deep`, which reads every chunk: a resume checks its own chunks so, and the merge checks them all)."""
-    out_dir = Path(out_dir)
-    return [k for k in range(_num_chunks(_job(out_dir))) if chunk_problem(out_dir, k, deep) is not None]
+    folder = Folder.of(out_dir)
+    return [k for k in range(_num_chunks(read_job(folder))) if chunk_problem(folder, k, deep) is not None]
 
 
 def _num_chunks(job: Mapping[str, Any]) -> int:
@@ -414,78 +512,55 @@ def _num_chunks(job: Mapping[str, Any]) -> int:
 
 
 def chunk_lock_path(out_dir: str | Path, k: int) -> Path:
-    """The lock file of chunk `k` (hidden: never a stray file, never merged)."""
+    """The lock file of chunk `k` of a local job folder (hidden: never a stray file, never merged)."""
     path = chunk_path(Path(out_dir), k)
     return path.with_name(f".{path.stem}.lock")
 
 
-def stray_files(out_dir: str | Path) -> list[Path]:
-    """Files in the job's `chunks/` folder that its `job.json` does not describe (a sync-conflict copy, a chunk
-    of a longer job, a stray file): never merged."""
-    out_dir = Path(out_dir)
-    n = _num_chunks(_job(out_dir))
-    described = {p.name for k in range(n) for p in (chunk_path(out_dir, k), _sidecar(out_dir, k))}
-    folder = out_dir / "chunks"
-    return (
-        sorted(p for p in folder.iterdir() if p.is_file() and p.name not in described and not p.name.startswith("."))
-        if folder.is_dir()
-        else []
-    )
+def stray_files(out_dir: str | Path | Folder) -> list[str]:
+    """Names of the files in the job's `chunks/` folder that its `job.json` does not describe (a sync-conflict
+    copy, a chunk of a longer job, a stray file): never merged."""
+    folder = Folder.of(out_dir)
+    n = _num_chunks(read_job(folder))
+    described = {Path(name).name for k in range(n) for name in (chunk_name(k), _sidecar(k))}
+    return [name for name in folder.files("chunks") if name not in described and not name.startswith(".")]
 
 
-def skipped_rows(out_dir: str | Path) -> list[int]:
+def skipped_rows(out_dir: str | Path | Folder) -> list[int]:
     """The source rows every finished chunk of the job skipped (images that could not be decoded)."""
-    out_dir = Path(out_dir)
+    folder = Folder.of(out_dir)
     rows: list[int] = []
-    for k in range(_num_chunks(_job(out_dir))):
-        rows += json.loads(_sidecar(out_dir, k).read_text())["skipped"]
+    for k in range(_num_chunks(read_job(folder))):
+        rows += json.loads(folder.read_text(_sidecar(k)))["skipped"]
     return rows
 
 
-def merge_chunks(out_dir: str | Path, split: str = "train") -> Path | None:
-    """Merge a finished job's chunks into `out_dir/dataset/`, which `datasets.load_dataset(<that dir>)` reads.
+def merge_chunks(out_dir: str | Path | Folder, split: str = "train") -> Path | str | None:
+    """Merge a finished job's chunks into `out_dir/dataset/`, which `datasets.load_dataset(<that dir>)` reads;
+    returns that folder (a path, or a URI in object storage).
 
-    The verified chunk files become the dataset's files (hard links, or copies across file systems), so memory does
-    not grow with the output. Returns None when another process is merging already."""
-    out_dir = Path(out_dir)
-    missing = missing_chunks(out_dir, deep=True)
+    The verified chunk files become the dataset's files (hard links, or copies across file systems or in object
+    storage), so memory does not grow with the output. Returns None when another process is merging already."""
+    folder = Folder.of(out_dir)
+    missing = missing_chunks(folder, deep=True)
     if missing:
         raise ValueError(
-            f"{out_dir} is not finished: chunks {missing[:10]}{' ...' if len(missing) > 10 else ''} are missing or "
+            f"{folder} is not finished: chunks {missing[:10]}{' ...' if len(missing) > 10 else ''} are missing or "
             "broken. Run the remaining shards (the same command resumes and regenerates them) before merging."
         )
-    lock = ChunkLock(out_dir / ".merge.lock")
+    lock = ChunkLock.of(folder, None)
     if not lock.acquire():
         return None
     try:
-        stray = stray_files(out_dir)
+        stray = stray_files(folder)
         if stray:
-            logger.warning(
-                "Left out of the merge (job.json does not describe them): %s", ", ".join(p.name for p in stray)
-            )
-        files = [chunk_path(out_dir, k) for k in range(_num_chunks(_job(out_dir)))]
-        for stale in [*out_dir.glob(".dataset.tmp*"), *out_dir.glob(".dataset.old*")]:  # left by a killed merge
-            shutil.rmtree(stale, ignore_errors=True)
-        staging = out_dir / f".dataset.tmp{os.getpid()}"
-        (staging / "data").mkdir(parents=True)
-        for i, source in enumerate(files):
-            target = staging / "data" / f"{split}-{i:05d}-of-{len(files):05d}.parquet"
-            try:
-                os.link(source, target)
-            except OSError:
-                shutil.copyfile(source, target)
-        final = out_dir / "dataset"
-        old = out_dir / f".dataset.old{os.getpid()}"
-        if final.exists():
-            os.replace(final, old)
-        os.replace(staging, final)
-        shutil.rmtree(old, ignore_errors=True)
-        job = json.loads((out_dir / JOB_FILE).read_text())
-        job["skipped_rows"] = skipped_rows(out_dir)
-        tmp = out_dir / f".{JOB_FILE}.tmp{os.getpid()}"
-        tmp.write_text(json.dumps(job, indent=2, sort_keys=True))
-        os.replace(tmp, out_dir / JOB_FILE)
-        return final
+            logger.warning("Left out of the merge (job.json does not describe them): %s", ", ".join(stray))
+        n = _num_chunks(read_job(folder))
+        folder.replace_folder("dataset", {f"data/{split}-{k:05d}-of-{n:05d}.parquet": chunk_name(k) for k in range(n)})
+        job = read_job(folder)
+        job["skipped_rows"] = skipped_rows(folder)
+        folder.write_text(JOB_FILE, json.dumps(job, indent=2, sort_keys=True))
+        return folder.uri("dataset") if is_uri(folder.where) else Path(folder.root) / "dataset"
     finally:
         lock.release()
 
@@ -495,8 +570,10 @@ __all__ = [
     "STATUS_KEYS",
     "ChunkLock",
     "ChunkRecord",
+    "StreamReader",
     "check_job",
     "chunk_lock_path",
+    "chunk_name",
     "chunk_path",
     "chunk_problem",
     "chunk_rows",
@@ -504,13 +581,18 @@ __all__ = [
     "identity_view",
     "job_digest",
     "load_source",
+    "make_chunk",
     "merge_chunks",
     "missing_chunks",
+    "parquet_row_counts",
+    "read_job",
     "run_chunks",
     "shard_chunks",
     "skipped_rows",
     "spells_a_path",
+    "start_job",
     "stray_files",
     "stream_identity",
+    "unfinished",
     "write_chunk",
 ]

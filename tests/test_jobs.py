@@ -180,7 +180,7 @@ def test_broken_chunks_are_named_and_generated_again(source_dir, tiny_model_path
         merge_chunks(out)
     with caplog.at_level("WARNING"):
         assert main(generate_args(source_dir, tiny_model_path, out)) == 0
-    assert "Chunk 1 (chunk-000001.parquet) is broken" in caplog.text and "Chunk 2" in caplog.text
+    assert "Chunk 1 (chunks/chunk-000001.parquet) is broken" in caplog.text and "Chunk 2" in caplog.text
     again = load_dataset(str(out / "dataset"), split="train")
     assert sorted(again["source_index"]) == list(range(10)) and again["noise_seed"] == whole["noise_seed"]
 
@@ -446,7 +446,7 @@ def test_a_job_folder_merges_only_the_chunks_its_job_json_describes(source_dir, 
     chunks = out / "chunks"
     shutil.copy(chunk_path(out, 0), chunks / "chunk-000000 (conflict).parquet")
     shutil.copy(chunk_path(out, 1), chunks / "chunk-000007.parquet")  # beyond the two chunks the job has
-    assert [p.name for p in stray_files(out)] == ["chunk-000000 (conflict).parquet", "chunk-000007.parquet"]
+    assert stray_files(out) == ["chunk-000000 (conflict).parquet", "chunk-000007.parquet"]
     merge_chunks(out)
     merged = load_dataset(str(out / "dataset"), split="train")
     assert sorted(merged["source_index"]) == list(range(6))
@@ -491,3 +491,55 @@ def test_a_killed_merge_leaves_nothing_hidden_after_the_next_one(source_dir, tin
     merge_chunks(out)
     hidden = sorted(p.name for p in out.iterdir() if p.name.startswith("."))
     assert hidden == [".merge.lock"]  # the merge's lock file stays (unlocked); no staging or old folder is left
+
+
+def _pixels(batch, indices):
+    """A map function that records which source row it was given and that row's first pixel and label."""
+    from PIL import Image
+
+    images = [Image.open(__import__("io").BytesIO(value["bytes"])) for value in batch["image"]]
+    return {"label": batch["label"], "source_index": indices, "pixel": [int(im.getpixel((0, 0))[0]) for im in images]}
+
+
+def test_a_stream_is_read_once_per_shard_for_its_own_rows(tmp_path):
+    """Each shard of a streamed parquet source opens the stream at the file holding its first row and reads its
+    own rows (and the start of that file) only; the rows are the ones the split on disk has at those indices."""
+    from datasets import Features, Value
+    from datasets import Image as ImageFeature
+
+    from genie_transforms.jobs import run_chunks
+
+    from .helpers import build_dataset
+
+    whole = build_dataset(24)
+    sizes, start = [5, 7, 3, 9], 0
+    (tmp_path / "src" / "data").mkdir(parents=True)
+    for j, n in enumerate(sizes):
+        whole.select(range(start, start + n)).to_parquet(str(tmp_path / "src" / "data" / f"train-{j:05d}.parquet"))
+        start += n
+    features = Features({"label": Value("int64"), "source_index": Value("int64"), "pixel": Value("int64")})
+    expected = [int(im.getpixel((0, 0))[0]) for im in whole["image"]]
+
+    def run(stream, out, shard):
+        return run_chunks(
+            stream.cast_column("image", ImageFeature(decode=False)),
+            _pixels,
+            features,
+            out,
+            config={"command": "test"},
+            chunk_size=4,
+            num_shards=3,
+            shard_index=shard,
+            num_rows=24,
+            progress=False,
+        )
+
+    parquet = load_dataset(str(tmp_path / "src"), split="train", streaming=True)
+    read = [run(parquet, tmp_path / "job", shard)["stream_rows_read"] for shard in range(3)]
+    assert read == [8, 8 + 3, 8 + 1]  # own rows, plus the rows of the first file before the shard's first row
+    rows = load_dataset(str(merge_chunks(tmp_path / "job")), split="train")
+    assert rows["source_index"] == list(range(24)) and rows["pixel"] == expected and rows["label"] == whole["label"]
+
+    other = whole.to_iterable_dataset()  # not parquet files: read from the first row, passing over earlier rows
+    assert [run(other, tmp_path / "other", shard)["stream_rows_read"] for shard in range(3)] == [8, 16, 24]
+    assert load_dataset(str(merge_chunks(tmp_path / "other")), split="train")["pixel"] == expected

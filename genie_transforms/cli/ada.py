@@ -31,11 +31,11 @@ from .common import (
     build_generator,
     build_prototypes,
     build_strategy,
-    finish_job,
+    check_engine,
     positive_int,
     read_source,
     rows_per_call,
-    shard_from_env,
+    run_job,
 )
 
 
@@ -76,17 +76,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from datasets import Image as ImageFeature
-    from datasets import load_dataset
 
     from ..ada import GenieAda, check_grid
     from ..datasets import genie_ada_map, noise_table, output_features
     from ..embedders import embedder_from_spec
-    from ..jobs import run_chunks
-    from ..parquet import write_parquet
     from ..plots import ada_curves
+    from ..storage import Folder
     from ..targets import targets_per_source
 
-    num_shards, shard_index = shard_from_env(args.num_shards, args.shard_index)
+    check_engine(args)
     gen = build_generator(args)
     check_grid(args.grid, gen.num_inference_steps)
     source = read_source(args, gen)
@@ -116,38 +114,35 @@ def run(args: argparse.Namespace) -> int:
         **fn.config,
     }
     per_source = targets_per_source(strategy, source.prompts.labels) * len(ada.grid)
-    stats = run_chunks(
+    folder = run_job(
+        args,
         ds,
         fn,
         output_features(ds.features[args.label_column], ada=True, filtered=keep is not None),
-        args.output,
-        config=config,
-        chunk_size=args.chunk_size,
-        num_shards=num_shards,
-        shard_index=shard_index,
+        config,
+        num_rows=len(ds),
         rows_per_call=rows_per_call(gen.options.batch_size, per_source),
-        progress=not args.no_progress,
+        what="Ada images",
     )
-    folder = finish_job(args, stats, num_shards, shard_index, "Ada images")
     if folder is None:
         return 0
-    merged = load_dataset(str(folder), split=args.split)
+    job = Folder(args.output)
+    merged = job.read_dataset("dataset/data", exclude=("image",))
     table = noise_table(merged)
     table = table.add_column("source_split", [args.split] * len(table))
-    table_dir = args.output / "noise_table" / "data"
-    table_dir.mkdir(parents=True, exist_ok=True)
-    write_parquet(table, table_dir / f"{args.split}-00000-of-00001.parquet")
+    job.write_parquet(table, f"noise_table/data/{args.split}-00000-of-00001.parquet")
+    table_dir = job.path("noise_table")
     rows = table.select(range(min(8, len(table)))).to_list()
     for row in rows:
         row["source_name"], row["target_name"] = source.names[row["source_label"]], source.names[row["target"]]
     try:
-        curves = ada_curves(rows, str(args.output / "curves.png"))
+        curves = ada_curves(rows, str(job.local / "curves.png")) if job.local else "(drawn for local folders only)"
     except ImportError as err:  # the plot needs the `evaluation` extra; the images and the table do not
         curves = f"(not drawn: {err})"
     r_star = table["r_star"]
     histogram = {r: sum(x == r for x in r_star) for r in ada.grid}
     print(f"r* over {len(table)} pairs: " + ", ".join(f"{r}: {n}" for r, n in histogram.items()))
-    print(f"merged into {folder}; noise table in {table_dir.parent}; curves in {curves}")
+    print(f"merged into {folder}; noise table in {table_dir}; curves in {curves}")
     return 0
 
 

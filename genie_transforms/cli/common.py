@@ -10,6 +10,7 @@ import importlib.metadata
 import math
 import os
 import platform
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -255,7 +256,12 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--seed", type=int, default=0, help="global seed (each row's noise comes from it, its source index and target)"
     )
-    group.add_argument("--output", type=Path, required=True, help="job folder (chunks, job.json, dataset/)")
+    group.add_argument(
+        "--output",
+        type=output_location,
+        required=True,
+        help="job folder (chunks, job.json, dataset/): a path, or a pyarrow filesystem URI (s3://, gs://, file://)",
+    )
     group.add_argument("--chunk-size", type=positive_int, default=64, help="source rows per parquet chunk")
     group.add_argument(
         "--num-shards", type=positive_int, default=None, help="number of processes (default: WORLD_SIZE or 1)"
@@ -265,6 +271,113 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
         "--errors", choices=("raise", "skip"), default="raise", help="on an image that cannot be decoded"
     )
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
+    group = parser.add_argument_group("engine")
+    group.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process (sharded by launcher variables); ray: a pool of actors on a Ray cluster",
+    )
+    group.add_argument(
+        "--ray-address", default=None, help="Ray cluster to join (auto, ray://head:10001); default: start a local one"
+    )
+    group.add_argument("--ray-actors", type=positive_int, default=1, help="actors (one generator each)")
+    group.add_argument(
+        "--ray-gpus-per-actor",
+        type=float,
+        default=None,
+        help="GPUs per actor (default: 1 when the cluster has GPUs, else 0)",
+    )
+    group.add_argument("--ray-cpus-per-actor", type=float, default=1.0, help="CPUs per actor")
+
+
+def output_location(text: str) -> Path | str:
+    """A job's --output: a local path, or a filesystem URI kept as written (a Path would fold its `//`)."""
+    from ..storage import is_uri
+
+    return text if is_uri(text) else Path(text)
+
+
+def check_engine(args: argparse.Namespace) -> None:
+    """Refuse options that do not go with the chosen engine, before any work."""
+    if args.engine == "ray":
+        if args.num_shards not in (None, 1) or args.shard_index not in (None, 0):
+            raise UsageError("--engine ray schedules every chunk itself: drop --num-shards and --shard-index.")
+        if getattr(args, "streaming", False):
+            raise UsageError("--engine ray reads a split held on disk: drop --streaming (or use --engine local).")
+        if getattr(args, "estimate", None) is not None:
+            raise UsageError("--estimate times this machine: run it without --engine ray.")
+        return
+    ray_only = ("ray_address", "ray_gpus_per_actor")
+    if (
+        any(getattr(args, name) is not None for name in ray_only)
+        or args.ray_actors != 1
+        or args.ray_cpus_per_actor != 1
+    ):
+        raise UsageError(
+            "--ray-address, --ray-actors, --ray-gpus-per-actor and --ray-cpus-per-actor apply to --engine ray."
+        )
+
+
+def run_job(
+    args: argparse.Namespace,
+    ds: Any,
+    fn: Any,
+    features: Any,
+    config: dict[str, Any],
+    *,
+    num_rows: int,
+    rows_per_call: int,
+    what: str,
+) -> Any:
+    """Run a generation or Ada job on the chosen engine and merge it when every chunk is done; returns the merged
+    folder (None while chunks remain)."""
+    from ..jobs import run_chunks
+
+    if args.engine == "ray":
+        from ..ray import RayOptions, run_chunks_ray
+
+        options = RayOptions(
+            address=args.ray_address,
+            num_actors=args.ray_actors,
+            gpus_per_actor=args.ray_gpus_per_actor,
+            cpus_per_actor=args.ray_cpus_per_actor,
+        )
+        stats = run_chunks_ray(
+            ds,
+            fn,
+            features,
+            args.output,
+            config=config,
+            chunk_size=args.chunk_size,
+            rows_per_call=rows_per_call,
+            options=options,
+            progress=not args.no_progress,
+        )
+        for k, start, stop, error in stats["errors"]:
+            print(f"chunk {k} (source rows {start}-{stop - 1}) failed: {error}", file=sys.stderr)
+        if stats["errors"]:
+            finish_job(args, stats, 1, 0, what, merge=False)
+            raise RuntimeError(
+                f"{len(stats['errors'])} chunks failed (listed above with their source rows); the others are kept. "
+                "Fix the cause and run the same command again: it generates only the unfinished chunks."
+            )
+        return finish_job(args, stats, 1, 0, what)
+    num_shards, shard_index = shard_from_env(args.num_shards, args.shard_index)
+    stats = run_chunks(
+        ds,
+        fn,
+        features,
+        args.output,
+        config=config,
+        chunk_size=args.chunk_size,
+        num_shards=num_shards,
+        shard_index=shard_index,
+        num_rows=num_rows,
+        rows_per_call=rows_per_call,
+        progress=not args.no_progress,
+    )
+    return finish_job(args, stats, num_shards, shard_index, what)
 
 
 def add_strategy_arguments(parser: Any) -> None:
@@ -432,9 +545,11 @@ def build_strategy(args: argparse.Namespace, source: SourceData) -> Any:
     return get_strategy(args.strategy, confusion=confusion, class_counts=counts)
 
 
-def finish_job(args: argparse.Namespace, stats: dict[str, Any], num_shards: int, shard_index: int, what: str):
-    """Print the shard's summary (with skipped rows) and merge the job when every chunk is done; returns the merged
-    folder, or None when other shards (or another process's merge) are still running."""
+def finish_job(
+    args: argparse.Namespace, stats: dict[str, Any], num_shards: int, shard_index: int, what: str, merge: bool = True
+):
+    """Print the shard's summary (with skipped rows) and merge the job when every chunk is done (and `merge`);
+    returns the merged folder, or None when other shards (or another process's merge) are still running."""
     from ..jobs import merge_chunks, missing_chunks
 
     skipped = stats["skipped_rows"]
@@ -444,6 +559,8 @@ def finish_job(args: argparse.Namespace, stats: dict[str, Any], num_shards: int,
         f"shard {shard_index}/{num_shards}: {stats['chunks_done']} chunks written ({stats['rows_out']} {what} from "
         f"{stats['rows_in']} sources), {stats['chunks_skipped']} already done{note}{busy}"
     )
+    if not merge:
+        return None
     missing = missing_chunks(args.output)
     if missing:
         print(f"{len(missing)} chunks are still to do (other shards or processes); the last to finish merges them")

@@ -4,8 +4,9 @@
         --revision <commit> --noise-ratio 0.8 --strategy random_k:1 --output runs/genie
 
 Finished parquet chunks are never redone: re-run the same command after a crash or Ctrl-C. Under torchrun,
-`accelerate launch` or a Slurm array (or with `--num-shards N --shard-index i` by hand) each process takes its
-share of the chunks. When every chunk exists, they are merged into OUTPUT/dataset/, which
+`accelerate launch`, srun or a Slurm array (or with `--num-shards N --shard-index i` by hand) each process takes its
+share of the chunks; with `--engine ray` a pool of actors on a Ray cluster takes them (`--ray-actors`,
+`--ray-address`). OUTPUT may be a filesystem URI (s3://, gs://). When every chunk exists, they are merged into OUTPUT/dataset/, which
 `datasets.load_dataset("OUTPUT/dataset")` reads.
 
 The strategy defaults to all_others, the paper's pairing (every source becomes a hard negative of every other
@@ -30,9 +31,10 @@ from .common import (
     build_generator,
     build_prototypes,
     build_strategy,
-    finish_job,
+    check_engine,
     read_source,
     rows_per_call,
+    run_job,
     shard_from_env,
 )
 
@@ -93,10 +95,9 @@ def run(args: argparse.Namespace) -> int:
     from datasets import Image as ImageFeature
 
     from ..datasets import check_noise_ratios, genie_map, output_features
-    from ..jobs import run_chunks
     from ..targets import targets_per_source
 
-    num_shards, shard_index = shard_from_env(args.num_shards, args.shard_index)
+    check_engine(args)
     gen = build_generator(args)
     source = read_source(args, gen, streaming=args.streaming)
     ratios = check_noise_ratios(args.noise_ratio, gen.num_inference_steps)
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     if args.estimate is not None:
         if source.identity["streaming"]:
             raise UsageError("--estimate times rows of a split held on disk; drop --streaming for the estimate.")
-        return estimate(ds, fn, args.estimate, args.chunk_size, num_shards, shard_index)
+        return estimate(ds, fn, args.estimate, args.chunk_size, *shard_from_env(args.num_shards, args.shard_index))
     config = {
         "command": "generate",
         "dataset": args.dataset,
@@ -132,20 +133,16 @@ def run(args: argparse.Namespace) -> int:
         **fn.config,
     }
     per_source = targets_per_source(strategy, source.prompts.labels) * len(ratios)
-    stats = run_chunks(
+    folder = run_job(
+        args,
         ds,
         fn,
         output_features(source.full.features[args.label_column], filtered=keep is not None),
-        args.output,
-        config=config,
-        chunk_size=args.chunk_size,
-        num_shards=num_shards,
-        shard_index=shard_index,
+        config,
         num_rows=source.num_rows,
         rows_per_call=rows_per_call(gen.options.batch_size, per_source),
-        progress=not args.no_progress,
+        what="hard negatives",
     )
-    folder = finish_job(args, stats, num_shards, shard_index, "hard negatives")
     if folder is not None:
         print(f"all chunks done; merged into {folder} (datasets.load_dataset('{folder}'))")
     return 0
