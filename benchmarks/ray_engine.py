@@ -4,8 +4,10 @@
 
 The job: the bundled digits model (its own settings, 50 steps), r = 0.8, one hard negative per source
 (`random_k:1`), the digits' train split, batches of 16. Each engine writes its own job folder from scratch; the
-Ray runs share one local cluster (4 logical CPUs, started once and timed apart), so each Ray time counts its
-actors' start and model load, the scheduling and the writes. On CPU, 1 actor reserves both cores (torch runs 2
+local engine runs once more as two processes of one thread each (`--num-shards 2`, each process loading the
+model, as a launcher runs it). The Ray runs share one local cluster (4 logical CPUs, started once and timed apart), so each Ray time counts its
+actors' start and model load, the scheduling and the writes; the seconds each actor spent making chunks are
+measured inside it, which parts the run into work and Ray's own cost. On CPU, 1 actor reserves both cores (torch runs 2
 threads in it, as the local engine does) and 2 actors one core each. The runs are checked to give the local rows
 (the same seeds; images within 2/255). The machine is shared, so compare the ratios of one run.
 """
@@ -14,9 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +30,16 @@ import numpy as np
 import torch
 
 BATCH = 16
+
+
+def same_as(rows, reference) -> dict:
+    """Whether `rows` are the reference rows (seeds, labels) and their largest pixel difference."""
+    worst = max(
+        int(np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16)).max())
+        for a, b in zip(rows["image"], reference["image"])
+    )
+    same = rows["noise_seed"] == reference["noise_seed"] and rows["label"] == reference["label"]
+    return {"same_rows_as_local": same, "max_image_diff_vs_local": worst}
 
 
 def main() -> None:
@@ -42,7 +57,7 @@ def main() -> None:
     from genie_transforms.datasets import genie_map, output_features
     from genie_transforms.digits import load_digits_dataset
     from genie_transforms.jobs import merge_chunks, run_chunks
-    from genie_transforms.ray import RayOptions, quiet_ray, run_chunks_ray
+    from genie_transforms.ray import RayOptions, run_chunks_ray
 
     gen = GenieGenerator.from_pretrained("genie-tiny-digits", batch_size=BATCH, progress=False)
     source = load_digits_dataset("train").select(range(args.rows)).cast_column("image", ImageFeature(decode=False))
@@ -69,10 +84,37 @@ def main() -> None:
         results["runs"]["local"] = {"seconds": local_s, "rows_per_s": args.rows / local_s}
         print(f"local engine: {args.rows} rows in {local_s:.1f} s ({args.rows / local_s:.2f} rows/s)")
 
-        with quiet_ray():
-            start = time.perf_counter()
-            ray.init(num_cpus=4, _temp_dir=str(scratch / "ray"), include_dashboard=False, log_to_driver=False)
-            results["cluster_start_s"] = time.perf_counter() - start
+        # the local engine in two processes of one thread each (`--num-shards 2`, as a launcher runs it)
+        load_digits_dataset("train").select(range(args.rows)).save_to_disk(str(scratch / "source"))
+        command = [
+            *(sys.executable, "-m", "genie_transforms.cli", "generate", "--model", "genie-tiny-digits"),
+            *"--noise-ratio 0.8 --strategy random_k:1 --seed 0".split(),
+            *("--batch-size", str(BATCH), "--chunk-size", str(args.chunk_size), "--no-progress", "--num-shards", "2"),
+            *("--dataset", str(scratch / "source"), "--output", str(scratch / "local-2")),
+        ]
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        start = time.perf_counter()
+        shards = [
+            subprocess.Popen([*command, "--shard-index", str(i)], env=env, stdout=subprocess.DEVNULL) for i in (0, 1)
+        ]
+        assert all(shard.wait() == 0 for shard in shards)
+        seconds = time.perf_counter() - start
+        check = same_as(load_dataset(str(scratch / "local-2" / "dataset"), split="train"), reference)
+        results["runs"]["local_2_processes"] = {"seconds": seconds, "rows_per_s": args.rows / seconds, **check}
+        print(
+            f"local engine, 2 processes x 1 thread: {seconds:.1f} s ({args.rows / seconds:.2f} rows/s, "
+            f"{local_s / seconds:.2f}x one process; same rows: {check['same_rows_as_local']})"
+        )
+
+        start = time.perf_counter()
+        ray.init(
+            num_cpus=4,
+            _temp_dir=str(scratch / "ray"),
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+        )
+        results["cluster_start_s"] = time.perf_counter() - start
         print(f"local Ray cluster started in {results['cluster_start_s']:.1f} s")
         for actors, cpus in ((1, 2.0), (2, 1.0)):
             out = scratch / f"ray-{actors}"
@@ -88,25 +130,24 @@ def main() -> None:
             )
             seconds = time.perf_counter() - start
             assert stats["errors"] == [] and stats["chunks_done"] == -(-args.rows // args.chunk_size), stats
-            rows = load_dataset(str(merge_chunks(out)), split="train")
-            worst = max(
-                int(np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16)).max())
-                for a, b in zip(rows["image"], reference["image"])
-            )
-            same = rows["noise_seed"] == reference["noise_seed"] and rows["label"] == reference["label"]
+            check = same_as(load_dataset(str(merge_chunks(out)), split="train"), reference)
+            same, worst = check["same_rows_as_local"], check["max_image_diff_vs_local"]
             results["runs"][f"ray_{actors}_actors"] = {
                 "seconds": seconds,
                 "rows_per_s": args.rows / seconds,
                 "vs_local": local_s / seconds,
                 "overhead_per_row_s": (seconds - local_s) / args.rows,
+                "actor_busy_s": sorted(stats["worker_seconds"].values()),
+                "outside_chunks_s": seconds - max(stats["worker_seconds"].values()),
                 "cpus_per_actor": cpus,
-                "same_rows_as_local": same,
-                "max_image_diff_vs_local": worst,
+                **check,
             }
             print(
                 f"Ray, {actors} actor(s) x {cpus:g} CPU: {seconds:.1f} s ({args.rows / seconds:.2f} rows/s, "
                 f"{local_s / seconds:.2f}x the local engine, {1000 * (seconds - local_s) / args.rows:+.0f} ms per row; "
-                f"same rows: {same}, largest pixel difference {worst}/255)"
+                f"same rows: {same}, largest pixel difference {worst}/255); the busiest actor made chunks for "
+                f"{max(stats['worker_seconds'].values()):.1f} s, so {seconds - max(stats['worker_seconds'].values()):.1f} s "
+                "went to starting the actors (process, imports, model load) and scheduling"
             )
         ray.shutdown()
     finally:

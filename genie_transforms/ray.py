@@ -23,6 +23,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
+import time
 import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -81,12 +83,14 @@ class ChunkWorker:
         self.features = Features.from_dict(features)
         self.step = rows_per_call
         check_actor_settings(fn)
+        fn.generator.load()  # at the actor's start: a model that cannot load fails here, before any chunk
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
-        out: dict[str, list] = {"chunk": [], "rows_out": [], "skipped": [], "error": []}
+        out: dict[str, list] = {"chunk": [], "rows_out": [], "skipped": [], "error": [], "worker": [], "seconds": []}
         for k, start, stop in zip(batch["chunk"], batch["start"], batch["stop"]):
             k, start, stop = int(k), int(start), int(stop)
             edges = [(a, min(stop, a + self.step)) for a in range(start, stop, self.step)]
+            began = time.perf_counter()
             try:
                 rows, skipped = make_chunk(
                     self.folder,
@@ -104,6 +108,8 @@ class ChunkWorker:
             out["rows_out"].append(rows)
             out["skipped"].append(json.dumps(skipped))
             out["error"].append(error)
+            out["worker"].append(f"{socket.gethostname()}:{os.getpid()}")
+            out["seconds"].append(time.perf_counter() - began)
         return out
 
 
@@ -135,8 +141,9 @@ def run_chunks_ray(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run `fn` (a [`genie_map`]/[`genie_ada_map`] function) over every unfinished chunk of the job in `out_dir`
-    (a path or a pyarrow filesystem URI) on a Ray cluster; the counts of [`run_chunks`], and `errors`: one
-    `(chunk, start, stop, message)` per chunk that failed (those chunks stay unfinished)."""
+    (a path or a pyarrow filesystem URI) on a Ray cluster; the counts of [`run_chunks`], `errors`: one
+    `(chunk, start, stop, message)` per chunk that failed (those chunks stay unfinished), and `worker_seconds`: the
+    seconds each actor (`host:pid`) spent making chunks."""
     require("Ray Data", "ray.data", "ray")
 
     if not isinstance(ds, Dataset):
@@ -163,6 +170,7 @@ def run_chunks_ray(
         "rows_out": 0,
         "skipped_rows": [],
         "errors": [],
+        "worker_seconds": {},
     }
     if not todo:
         return stats
@@ -207,14 +215,19 @@ def _run(
         rows_of = {k: b - a for k, a, b in todo}
         span = {k: (a, b) for k, a, b in todo}
         total = sum(b - a for _, a, b in chunks)
+        actors = f"{options.num_actors} actor{'s' if options.num_actors > 1 else ''}"
         with tqdm(
-            total=total, initial=total - sum(rows_of.values()), desc=f"ray ({options.num_actors} actors)", unit="src"
+            total=total,
+            initial=total - sum(rows_of.values()),
+            desc=f"ray, {actors}",
+            unit="src",
+            disable=not progress,
         ) as bar:
-            if not progress:
-                bar.disable = True
             for row in results.iter_rows():
                 k = int(row["chunk"])
                 bar.update(rows_of[k])
+                busy = stats["worker_seconds"]
+                busy[row["worker"]] = busy.get(row["worker"], 0.0) + float(row["seconds"])
                 if row["error"]:
                     stats["errors"].append((k, *span[k], row["error"]))
                     continue
@@ -242,21 +255,42 @@ def connect(options: RayOptions) -> bool:
     cpus = None
     if local:  # logical CPUs: the actors' reservations plus room for Ray Data's own tasks
         cpus = max(os.cpu_count() or 1, int(options.num_actors * options.cpus_per_actor) + 2)
-    # Ray's core notes that restarted actors need their arguments, which the run keeps: not an error to show
+    # Ray's core notes that restarted actors need their arguments (which the run keeps): at "fatal" it keeps quiet,
+    # and says once, as it starts, that the level was set; that note and the start's own are sent to its logs only
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
-    ray.init(
-        address=options.address,
-        num_cpus=cpus,
-        include_dashboard=False,
-        logging_level=logging.ERROR,
-        log_to_driver=False,
-    )
+    with _stderr_to_devnull():
+        ray.init(
+            address=options.address,
+            num_cpus=cpus,
+            include_dashboard=False,
+            logging_level=logging.ERROR,
+            log_to_driver=False,
+        )
     return True
+
+
+@contextmanager
+def _stderr_to_devnull() -> Iterator[None]:
+    """The process's standard error (file descriptor 2, where Ray's C++ core writes) sent to /dev/null."""
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 @contextmanager
 def quiet_ray() -> Iterator[None]:
     """Ray's own notes (token setup, execution plans, disabled progress bars) off while a run shows its bar."""
+    import ray.data  # noqa: F401  # it configures its loggers on import: set their levels after that
+
     loggers = [logging.getLogger(name) for name in ("ray", "ray.data")]
     levels = [log.level for log in loggers]
     for log in loggers:

@@ -3,6 +3,7 @@ number of actors; faults (an error inside a chunk, a dying actor, a run stopped 
 chunks; object storage through a local S3 server (moto)."""
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -35,7 +36,13 @@ def ray_cluster():
     scratch = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths have a length limit
     saved = {key: os.environ.get(key) for key in ("HOME", *S3_ENV)}
     os.environ.update(HOME=scratch, **S3_ENV)
-    ray.init(num_cpus=4, _temp_dir=f"{scratch}/ray", include_dashboard=False, log_to_driver=False)
+    ray.init(
+        num_cpus=4,
+        _temp_dir=f"{scratch}/ray",
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.ERROR,
+    )
     yield
     ray.shutdown()
     for key, value in saved.items():
@@ -248,3 +255,67 @@ def test_ray_options_are_checked(tmp_path, saved_source, tiny_model_path, capsys
     assert main(generate_args(source_dir, tiny_model_path, tmp_path / "o", "--ray-actors", "2")) == 2
     assert "apply to --engine ray" in capsys.readouterr().err
     assert main(generate_args(source_dir, tiny_model_path, tmp_path / "o", "--engine", "ray", "--streaming")) == 2
+
+
+def test_the_command_starts_its_own_local_cluster_and_keeps_the_console_quiet(saved_source, tiny_model_path, tmp_path):
+    """Without --ray-address the command starts a local cluster for the run (and stops it); what it prints is its
+    own summary and bar, not Ray's notes."""
+    import subprocess
+    import sys
+
+    scratch = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+    env = {**os.environ, "HOME": scratch, "RAY_TMPDIR": scratch}
+    args = generate_args(saved_source(4), tiny_model_path, tmp_path / "job", "--engine", "ray")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "genie_transforms.cli", *args], env=env, capture_output=True, text=True, timeout=300
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    assert done.returncode == 0, done.stderr
+    assert "merged into" in done.stdout and len(load_dataset(str(tmp_path / "job" / "dataset"), split="train")) == 4
+    noise = [line for line in done.stderr.splitlines() if line.strip()]
+    assert noise == [], noise
+
+
+def test_a_driver_killed_midway_loses_nothing_and_a_rerun_makes_only_the_rest(
+    ray_cluster, saved_source, tiny_model_path, tmp_path, capsys
+):
+    """kill -9 of the whole command (driver, its local cluster, its actors) while chunks are being written; the
+    same command then makes only the unfinished chunks, and the job has every row once."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    source_dir, out = saved_source(24), tmp_path / "job"
+    args = generate_args(source_dir, tiny_model_path, out, "--engine", "ray", "--chunk-size", "1")
+    scratch = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+    env = {**os.environ, "HOME": scratch, "RAY_TMPDIR": scratch}
+    command = subprocess.Popen(
+        [sys.executable, "-m", "genie_transforms.cli", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while len(list((out / "chunks").glob("chunk-*.json"))) < 3 and time.monotonic() < deadline:
+            assert command.poll() is None, "the command ended before it could be killed"
+            time.sleep(0.02)
+    finally:
+        os.killpg(command.pid, signal.SIGKILL)
+        command.wait()
+        subprocess.run(["pkill", "-9", "-f", scratch], check=False)  # Ray's daemons of that cluster, if any left
+        shutil.rmtree(scratch, ignore_errors=True)
+    done = sorted(int(p.stem.split("-")[1]) for p in (out / "chunks").glob("chunk-*.json"))
+    assert 3 <= len(done) < 24 and not (out / "dataset").exists()
+    kept = {k: chunk_path(out, k).stat().st_mtime_ns for k in done}
+
+    capsys.readouterr()
+    assert main(args) == 0  # on the tests' cluster
+    assert f"{24 - len(done)} chunks written" in capsys.readouterr().out
+    assert {k: chunk_path(out, k).stat().st_mtime_ns for k in done} == kept
+    rows = load_dataset(str(out / "dataset"), split="train")
+    assert sorted(rows["source_index"]) == list(range(24))

@@ -7,6 +7,8 @@ Each (source, target) pair gets its r chosen by the classifier's own embedder ov
 land in OUTPUT/dataset/, the noise table (r*, curve, jumps, embedder, model, seeds per pair) in
 OUTPUT/noise_table/ (both read by `datasets.load_dataset`), and a PNG of the curves in OUTPUT/curves.png. The
 class prototypes come from the whole split (`--prototype-images` real images per class), whatever `--limit` is.
+`--engine ray` runs the pairs on a Ray cluster's actors, and OUTPUT may be a filesystem URI (s3://, gs://), as for
+`genie generate`.
 
 The embedder is your classifier's backbone: `--embedder torchvision:ARCH --embedder-weights FILE.safetensors` with
 the state dict of your trained model (`safetensors.torch.save_file(model.state_dict(), FILE)`; a fine-tuned head of
