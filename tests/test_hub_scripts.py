@@ -43,3 +43,24 @@ def test_build_script_gives_correctly_labelled_negatives_and_a_reproducing_noise
     published = load_dataset(str(repo), "genie_ada", split="train")["image"]
     for a, b in zip(published, again.images):
         assert np.abs(np.asarray(a, int) - np.asarray(b, int)).max() <= 2
+
+
+@pytest.mark.slow
+def test_the_context_training_script_writes_a_loadable_model_and_backbone(tmp_path, monkeypatch):
+    """A few steps of `train_tiny_context.py`: the model loads as a GenieGenerator and makes an image, the backbone
+    loads with its digit head, and the settings are recorded."""
+    import json
+
+    from genie_transforms import GenieGenerator
+    from genie_transforms.digits import digits_prompt_map, load_context_digits, load_digits_backbone
+
+    monkeypatch.setattr(sys, "argv", ["train_tiny_context.py", "--quick", "--out", str(tmp_path)])
+    runpy.run_path(str(ROOT / "hub_scripts" / "train_tiny_context.py"), run_name="__main__")
+    training = json.loads((tmp_path / "genie-tiny-context" / "training.json").read_text())
+    assert training["renders"] == 1 and training["contexts"][0] == "plain" and training["train_images"] == 1258
+    gen = GenieGenerator.from_pretrained(tmp_path / "genie-tiny-context", num_inference_steps=2, progress=False)
+    out = gen.generate(
+        [load_context_digits("heldout")[0]["image"]], targets=[3], noise_ratio=0.8, prompts=digits_prompt_map(), seed=0
+    )
+    assert out.images[0].size == (32, 32) and out.records[0].prompt == "a photo of the digit three."
+    assert load_digits_backbone(tmp_path / "context-backbone").num_classes == 5

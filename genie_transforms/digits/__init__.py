@@ -5,6 +5,8 @@
 - `assets/genie-tiny-digits`: the diffusion model, loaded by `GenieGenerator.from_pretrained("genie-tiny-digits")`
   (the reserved name resolves to [`MODEL_DIR`]);
 - `backbone`: the small classifier whose features are the embedder on the digits (`assets/digits-backbone`);
+- `context`: the context world, the digits drawn over five contexts (background colour and texture) drawn
+  independently of the class, and its context oracle;
 - `vocab`: the `CLIPTokenizer` built in code that the model (and the tiny test pipeline) use;
 - `assets/__init__.py`: where these files are.
 
@@ -43,10 +45,15 @@ _EXPORTS = {
     "load_digits_dataset": ".data",
     "upsample": ".data",
     "build_clip_tokenizer": ".vocab",
+    "CONTEXT_NAMES": ".context",
+    "context_digits_arrays": ".context",
+    "load_context_digits": ".context",
+    "read_context": ".context",
 }
 
 __all__ = [
     "BACKBONE_DIR",
+    "CONTEXT_NAMES",
     "DATA_FILE",
     "DIGITS_TEMPLATE",
     "DIGIT_NAMES",
@@ -57,19 +64,23 @@ __all__ = [
     "TRAIN_FRACTION",
     "DigitsBackbone",
     "build_clip_tokenizer",
+    "context_digits_arrays",
     "digits_arrays",
     "digits_oracle",
     "digits_prompt_map",
     "digits_scans",
     "downsample",
+    "load_context_digits",
     "load_digits_backbone",
     "load_digits_dataset",
+    "read_context",
     "upsample",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .assets import BACKBONE_DIR, DATA_FILE, MODEL_DIR
     from .backbone import DigitsBackbone, load_digits_backbone
+    from .context import CONTEXT_NAMES, context_digits_arrays, load_context_digits, read_context
     from .data import (
         DIGIT_NAMES,
         DIGITS_TEMPLATE,
