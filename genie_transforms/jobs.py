@@ -331,6 +331,19 @@ def unfinished(folder: Folder, chunks: list[tuple[int, int, int]]) -> list[tuple
     return todo
 
 
+def new_stats(chunks: list[tuple[int, int, int]], todo: list[tuple[int, int, int]]) -> dict[str, Any]:
+    """The counts a run reports, before it starts: chunks done now, skipped (finished before, or another process's),
+    busy (held by another process), source rows in, rows out, and the source rows skipped."""
+    return {
+        "chunks_done": 0,
+        "chunks_skipped": len(chunks) - len(todo),
+        "chunks_busy": [],
+        "rows_in": 0,
+        "rows_out": 0,
+        "skipped_rows": [],
+    }
+
+
 def make_chunk(
     folder: Folder,
     k: int,
@@ -383,14 +396,7 @@ def run_chunks(
     stream = not isinstance(ds, Dataset)
     chunks = shard_chunks(num_rows, chunk_size, num_shards, shard_index, contiguous=stream)
     todo = unfinished(folder, chunks)
-    stats: dict[str, Any] = {
-        "chunks_done": 0,
-        "chunks_skipped": len(chunks) - len(todo),
-        "chunks_busy": [],
-        "rows_in": 0,
-        "rows_out": 0,
-        "skipped_rows": [],
-    }
+    stats = new_stats(chunks, todo)
     total = sum(stop - start for _, start, stop in chunks)
     done = total - sum(stop - start for _, start, stop in todo)
     reader = StreamReader(ds, todo[0][1] if todo else 0) if stream else None
@@ -482,16 +488,27 @@ def parquet_row_counts(ds: Any) -> list[int] | None:
     import pyarrow.parquet as pq
 
     kwargs = getattr(getattr(ds, "_ex_iterable", None), "kwargs", None) or {}
-    files = kwargs.get("files")
+    files = [_single_path(f) for f in kwargs.get("files") or []]
     if not files or getattr(ds, "n_shards", None) != len(files):
         return None
-    if not all(isinstance(f, str) and f.endswith(".parquet") and "::" not in f for f in files):
+    if not all(f is not None and f.endswith(".parquet") and "::" not in f for f in files):
         return None
     counts = []
     for file in files:
         with fsspec.open(file, "rb") as f:
             counts.append(pq.ParquetFile(f).metadata.num_rows)
     return counts
+
+
+def _single_path(entry: Any) -> str | None:
+    """The one file a stream's shard reads: a path (datasets 5), or a `FilesIterable` of one path (datasets 4)."""
+    if isinstance(entry, str):
+        return entry
+    try:
+        paths = list(entry)
+    except TypeError:
+        return None
+    return paths[0] if len(paths) == 1 and isinstance(paths[0], str) else None
 
 
 def concatenate_streams(parts: list[Any]) -> Any:
@@ -584,6 +601,7 @@ __all__ = [
     "make_chunk",
     "merge_chunks",
     "missing_chunks",
+    "new_stats",
     "parquet_row_counts",
     "read_job",
     "run_chunks",

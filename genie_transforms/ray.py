@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from .datasets import MapFunction
 from .extras import require
-from .jobs import make_chunk, shard_chunks, start_job, unfinished
+from .jobs import make_chunk, new_stats, shard_chunks, start_job, unfinished
 from .storage import Folder
 
 logger = logging.getLogger(__name__)
@@ -162,16 +162,7 @@ def run_chunks_ray(
     start_job(folder, config, features, len(ds), chunk_size)
     chunks = shard_chunks(len(ds), chunk_size, 1, 0)
     todo = unfinished(folder, chunks)
-    stats: dict[str, Any] = {
-        "chunks_done": 0,
-        "chunks_skipped": len(chunks) - len(todo),
-        "chunks_busy": [],
-        "rows_in": 0,
-        "rows_out": 0,
-        "skipped_rows": [],
-        "errors": [],
-        "worker_seconds": {},
-    }
+    stats = {**new_stats(chunks, todo), "errors": [], "worker_seconds": {}}
     if not todo:
         return stats
     with quiet_ray():

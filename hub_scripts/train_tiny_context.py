@@ -25,21 +25,19 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from diffusers import DPMSolverMultistepScheduler, StableDiffusionImg2ImgPipeline
 from tqdm.auto import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_tiny_digits import (  # the bundled model's recipe, shared
     BASE_CLASSES,
-    SCHEDULE,
     batches,
-    portable_text_encoder,
+    save_model,
     shift_augment,
     train_unet,
     train_vae,
 )
 
-from genie_transforms.digits import DIGIT_NAMES, DIGITS_TEMPLATE, DigitsBackbone, build_clip_tokenizer
+from genie_transforms.digits import DIGIT_NAMES, DigitsBackbone, build_clip_tokenizer
 from genie_transforms.digits.assets import ASSETS
 from genie_transforms.digits.context import CONTEXT_NAMES, render
 from genie_transforms.digits.data import digits_arrays
@@ -106,21 +104,8 @@ def main(argv: list[str] | None = None) -> dict:
     unet, text_encoder = train_unet(raw * scaling_factor, labels, tokenizer, args.unet_steps, rng)
     backbone = train_backbone(pixels, labels, contexts, args.backbone_steps, rng)
 
-    pipe = StableDiffusionImg2ImgPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=DPMSolverMultistepScheduler(**SCHEDULE, algorithm_type="dpmsolver++", steps_offset=1),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    pipe.to(torch.float16)  # halves the package size; loaded back as float32 on CPU
     folder = args.out / MODEL_NAME
-    pipe.save_pretrained(folder, safe_serialization=True)
-    portable_text_encoder(folder / "text_encoder" / "model.safetensors")
-    (folder / "genie.json").write_text(json.dumps({"prompt_template": DIGITS_TEMPLATE}) + "\n")
+    save_model(vae, text_encoder, tokenizer, unet, folder)
     backbone.save(args.out / BACKBONE_NAME)
     summary = {
         "seed": args.seed,

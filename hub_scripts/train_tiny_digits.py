@@ -206,20 +206,7 @@ def main(argv: list[str] | None = None) -> dict:
     unet, text_encoder = train_unet(raw * scaling_factor, labels, tokenizer, args.unet_steps, rng)
     backbone = train_backbone(pixels, labels, args.backbone_steps, rng)
 
-    pipe = StableDiffusionImg2ImgPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=DPMSolverMultistepScheduler(**SCHEDULE, algorithm_type="dpmsolver++", steps_offset=1),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    pipe.to(torch.float16)  # halves the package size; loaded back as float32 on CPU
-    pipe.save_pretrained(args.out / "genie-tiny-digits", safe_serialization=True)
-    portable_text_encoder(args.out / "genie-tiny-digits" / "text_encoder" / "model.safetensors")
-    (args.out / "genie-tiny-digits" / "genie.json").write_text(json.dumps({"prompt_template": DIGITS_TEMPLATE}) + "\n")
+    save_model(vae, text_encoder, tokenizer, unet, args.out / "genie-tiny-digits")
     backbone.save(args.out / "digits-backbone")
     summary = {
         "seed": args.seed,
@@ -236,6 +223,25 @@ def main(argv: list[str] | None = None) -> dict:
     (args.out / "genie-tiny-digits" / "training.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     return summary
+
+
+def save_model(vae, text_encoder, tokenizer, unet, folder: Path) -> None:
+    """The trained parts as a diffusers img2img pipeline in float16 (half the package size; loaded back as float32
+    on CPU), with weights every transformers 5.x reads and the digits' prompt template in `genie.json`."""
+    pipe = StableDiffusionImg2ImgPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=DPMSolverMultistepScheduler(**SCHEDULE, algorithm_type="dpmsolver++", steps_offset=1),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.to(torch.float16)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    portable_text_encoder(folder / "text_encoder" / "model.safetensors")
+    (folder / "genie.json").write_text(json.dumps({"prompt_template": DIGITS_TEMPLATE}) + "\n")
 
 
 def portable_text_encoder(path: Path) -> None:

@@ -334,6 +334,12 @@ def run_job(
     folder (None while chunks remain)."""
     from ..jobs import run_chunks
 
+    common = {
+        "config": config,
+        "chunk_size": args.chunk_size,
+        "rows_per_call": rows_per_call,
+        "progress": not args.no_progress,
+    }
     if args.engine == "ray":
         from ..ray import RayOptions, run_chunks_ray
 
@@ -343,17 +349,7 @@ def run_job(
             gpus_per_actor=args.ray_gpus_per_actor,
             cpus_per_actor=args.ray_cpus_per_actor,
         )
-        stats = run_chunks_ray(
-            ds,
-            fn,
-            features,
-            args.output,
-            config=config,
-            chunk_size=args.chunk_size,
-            rows_per_call=rows_per_call,
-            options=options,
-            progress=not args.no_progress,
-        )
+        stats = run_chunks_ray(ds, fn, features, args.output, options=options, **common)
         for k, start, stop, error in stats["errors"]:
             print(f"chunk {k} (source rows {start}-{stop - 1}) failed: {error}", file=sys.stderr)
         if stats["errors"]:
@@ -365,17 +361,7 @@ def run_job(
         return finish_job(args, stats, 1, 0, what, who="ray")
     num_shards, shard_index = shard_from_env(args.num_shards, args.shard_index)
     stats = run_chunks(
-        ds,
-        fn,
-        features,
-        args.output,
-        config=config,
-        chunk_size=args.chunk_size,
-        num_shards=num_shards,
-        shard_index=shard_index,
-        num_rows=num_rows,
-        rows_per_call=rows_per_call,
-        progress=not args.no_progress,
+        ds, fn, features, args.output, num_shards=num_shards, shard_index=shard_index, num_rows=num_rows, **common
     )
     return finish_job(args, stats, num_shards, shard_index, what)
 
