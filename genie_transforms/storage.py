@@ -27,6 +27,13 @@ def is_uri(where: str | os.PathLike) -> bool:
     return "://" in str(where)
 
 
+def redact(where: str | os.PathLike) -> str:
+    """A job location as it may be printed: a URI without the credentials written into it (`user:secret@`)."""
+    text = str(where)
+    scheme, sep, rest = text.partition("://")
+    return f"{scheme}{sep}***@{rest.split('@', 1)[1]}" if sep and "@" in rest.split("/", 1)[0] else text
+
+
 class Folder:
     """A folder on any pyarrow filesystem; names below it are relative, with `/` separators."""
 
@@ -55,9 +62,8 @@ class Folder:
     def __repr__(self) -> str:
         return f"Folder({self.where!r})"
 
-    def __str__(self) -> str:  # without credentials written into the URI (user:secret@)
-        scheme, sep, rest = self.where.partition("://")
-        return f"{scheme}{sep}***@{rest.split('@', 1)[1]}" if sep and "@" in rest.split("/", 1)[0] else self.where
+    def __str__(self) -> str:
+        return redact(self.where)
 
     def __reduce__(self) -> tuple[Any, ...]:  # travels to other processes as its location
         return (Folder, (self.where,))
@@ -195,4 +201,5 @@ class Folder:
 __all__ = [
     "Folder",
     "is_uri",
+    "redact",
 ]

@@ -5,7 +5,7 @@ import json
 import pytest
 from datasets import Dataset
 
-from genie_transforms.storage import Folder, is_uri
+from genie_transforms.storage import Folder, is_uri, redact
 
 
 @pytest.fixture
@@ -71,6 +71,7 @@ def test_locations_are_named_without_secrets(tmp_path):
     assert Folder(tmp_path).uri("dataset") == str(tmp_path / "dataset")
     assert Folder("s3://b/x?region=eu-west-1").uri("dataset") == "s3://b/x/dataset?region=eu-west-1"
     assert str(Folder("s3://KEY:SECRET@b/x?region=eu-west-1")) == "s3://***@b/x?region=eu-west-1"
+    assert redact("s3://KEY:SECRET@b/x/dataset") == "s3://***@b/x/dataset" and redact(tmp_path) == str(tmp_path)
     with pytest.raises(ValueError, match="not a filesystem URI pyarrow can open"):
         Folder("nosuchscheme://b/x")
 

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from ..datasets import genie_ada_map, noise_table, output_features
     from ..embedders import embedder_from_spec
     from ..plots import ada_curves
-    from ..storage import Folder
+    from ..storage import Folder, redact
     from ..targets import targets_per_source
 
     check_engine(args)
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     table = noise_table(merged)
     table = table.add_column("source_split", [args.split] * len(table))
     job.write_parquet(table, f"noise_table/data/{args.split}-00000-of-00001.parquet")
-    table_dir = job.path("noise_table")
+    table_dir = job.uri("noise_table")
     rows = table.select(range(min(8, len(table)))).to_list()
     for row in rows:
         row["source_name"], row["target_name"] = source.names[row["source_label"]], source.names[row["target"]]
@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     r_star = table["r_star"]
     histogram = {r: sum(x == r for x in r_star) for r in ada.grid}
     print(f"r* over {len(table)} pairs: " + ", ".join(f"{r}: {n}" for r, n in histogram.items()))
-    print(f"merged into {folder}; noise table in {table_dir}; curves in {curves}")
+    print(f"merged into {redact(folder)}; noise table in {redact(table_dir)}; curves in {curves}")
     return 0
 
 

@@ -6,8 +6,8 @@
 Finished parquet chunks are never redone: re-run the same command after a crash or Ctrl-C. Under torchrun,
 `accelerate launch`, srun or a Slurm array (or with `--num-shards N --shard-index i` by hand) each process takes its
 share of the chunks; with `--engine ray` a pool of actors on a Ray cluster takes them (`--ray-actors`,
-`--ray-address`). OUTPUT may be a filesystem URI (s3://, gs://). When every chunk exists, they are merged into OUTPUT/dataset/, which
-`datasets.load_dataset("OUTPUT/dataset")` reads.
+`--ray-address`). OUTPUT may be a filesystem URI (s3://, gs://). When every chunk exists, they are merged into
+OUTPUT/dataset/, which `datasets.load_dataset("OUTPUT/dataset")` reads.
 
 The strategy defaults to all_others, the paper's pairing (every source becomes a hard negative of every other
 class); `generate_hard_negatives` has the same default. GenieTransform defaults to random_k:1 instead, since a
@@ -95,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     from datasets import Image as ImageFeature
 
     from ..datasets import check_noise_ratios, genie_map, output_features
+    from ..storage import redact
     from ..targets import targets_per_source
 
     check_engine(args)
@@ -144,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
         what="hard negatives",
     )
     if folder is not None:
-        print(f"all chunks done; merged into {folder} (datasets.load_dataset('{folder}'))")
+        shown = redact(folder)
+        print(f"all chunks done; merged into {shown} (datasets.load_dataset('{shown}'))")
     return 0
 
 
