@@ -268,7 +268,7 @@ def test_the_command_starts_its_own_local_cluster_and_keeps_the_console_quiet(sa
     args = generate_args(saved_source(4), tiny_model_path, tmp_path / "job", "--engine", "ray")
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "genie_transforms.cli", *args], env=env, capture_output=True, text=True, timeout=300
+            [sys.executable, "-m", "genie_transforms.cli", *args], env=env, capture_output=True, text=True, timeout=600
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
