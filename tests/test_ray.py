@@ -319,3 +319,15 @@ def test_a_driver_killed_midway_loses_nothing_and_a_rerun_makes_only_the_rest(
     assert {k: chunk_path(out, k).stat().st_mtime_ns for k in done} == kept
     rows = load_dataset(str(out / "dataset"), split="train")
     assert sorted(rows["source_index"]) == list(range(24))
+
+
+def test_an_actor_whose_generator_differs_from_the_job_refuses_naming_both_values(ray_cluster, job, tmp_path):
+    """The driver records the settings the job is made with; an actor that resolves others (a GPU actor's float16
+    against a CPU driver's float32) stops before any chunk, naming the setting and both values."""
+    source, fn, features, config = job
+    recorded = {**fn.config, "generator": {**fn.config["generator"], "dtype": "float16"}}
+    driver_view = FailOn(fn, -1, "raise")
+    driver_view.config = recorded  # as a CPU driver records a job whose actors run elsewhere
+    with pytest.raises(Exception, match=r"dtype: 'float16' on the driver, 'float32' in the actor"):
+        run_chunks_ray(source, driver_view, features, tmp_path / "job", config=config, chunk_size=3, progress=False)
+    assert not list((tmp_path / "job" / "chunks").glob("chunk-*.parquet"))
