@@ -112,6 +112,18 @@ def digits_embedder(device: str | None = None) -> Embedder:
     return Embedder(model, default_preprocess(32), name="genie-tiny-digits-backbone")
 
 
+def context_embedder(device: str | None = None) -> Embedder:
+    """The context world's backbone (trained on classes 0-4 over random contexts, its features carry both the
+    digit and the context) as an embedder: 32 x 32 RGB in [0, 1]."""
+    from .digits import load_digits_backbone
+    from .digits.assets import CONTEXT_BACKBONE_DIR
+
+    model = load_digits_backbone(CONTEXT_BACKBONE_DIR)
+    if device is not None:
+        model.to(device)
+    return Embedder(model, default_preprocess(32), name="genie-tiny-context-backbone")
+
+
 HEADS = ("fc", "classifier", "heads", "head")
 
 
@@ -203,14 +215,16 @@ def _head_classes(state: dict[str, torch.Tensor], head: str) -> int | None:
 
 
 def embedder_from_spec(spec: str, weights: str | Path | None = None, device: str | None = None) -> Embedder:
-    """An embedder from the command line's spec: `genie-tiny-digits` (bundled) or `torchvision:ARCH` with a
-    safetensors weights file (nothing is downloaded)."""
+    """An embedder from the command line's spec: `genie-tiny-digits` or `genie-tiny-context` (bundled) or
+    `torchvision:ARCH` with a safetensors weights file (nothing is downloaded)."""
     if spec == "genie-tiny-digits":
         return digits_embedder(device)
+    if spec == "genie-tiny-context":
+        return context_embedder(device)
     kind, _, arch = spec.partition(":")
     if kind != "torchvision" or not arch:
         raise ValueError(
-            f"Unknown embedder {spec!r}; use genie-tiny-digits or torchvision:ARCH (e.g. torchvision:resnet50)."
+            f"Unknown embedder {spec!r}; use genie-tiny-digits, genie-tiny-context or torchvision:ARCH (e.g. torchvision:resnet50)."
         )
     if weights is None:
         raise ValueError(f"--embedder {spec} needs --embedder-weights FILE.safetensors (nothing is downloaded).")
@@ -224,6 +238,7 @@ def embedder_from_spec(spec: str, weights: str | Path | None = None, device: str
 __all__ = [
     "HEADS",
     "Embedder",
+    "context_embedder",
     "default_preprocess",
     "digits_embedder",
     "embedder_from_spec",

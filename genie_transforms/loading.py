@@ -21,12 +21,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .digits.assets import MODEL_DIR
+from .digits.assets import CONTEXT_MODEL_DIR, MODEL_DIR
 from .settings import DTYPES, OFFLOAD
 
 logger = logging.getLogger(__name__)
 
-BUNDLED_MODELS: dict[str, Path] = {"genie-tiny-digits": MODEL_DIR}
+BUNDLED_MODELS: dict[str, Path] = {"genie-tiny-digits": MODEL_DIR, "genie-tiny-context": CONTEXT_MODEL_DIR}
 """Reserved model names that resolve to folders shipped inside the package (never looked up on the Hub)."""
 METADATA_FILE = "genie.json"
 """A model folder may declare how it wants to be prompted: `{"prompt_template": "a photo of the digit {}."}`."""

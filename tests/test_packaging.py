@@ -14,15 +14,17 @@ import genie_transforms
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def build(kind: str, folder: Path) -> Path:
+    """A real build of the project by setuptools' PEP 517 backend (`kind`: "sdist" or "wheel") into `folder`."""
+    code = f"from setuptools import build_meta; build_meta.build_{kind}({str(folder)!r})"
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True)
+    (built,) = folder.glob("*.tar.gz" if kind == "sdist" else "*.whl")
+    return built
+
+
 @pytest.mark.slow
 def test_the_sdist_carries_scripts_examples_docs_and_changelog(tmp_path):
-    subprocess.run(
-        [sys.executable, "-c", f"from setuptools import build_meta; build_meta.build_sdist({str(tmp_path)!r})"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    (sdist,) = tmp_path.glob("*.tar.gz")
+    sdist = build("sdist", tmp_path)
     with tarfile.open(sdist) as tar:
         names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
         metadata = tar.extractfile(next(n for n in tar.getnames() if n.endswith("/PKG-INFO"))).read().decode()
@@ -43,6 +45,18 @@ def test_the_sdist_carries_scripts_examples_docs_and_changelog(tmp_path):
         "Classifier: Typing :: Typed" in metadata and "Project-URL: Paper, https://arxiv.org/abs/2312.02548" in metadata
     )
     assert "Requires-Dist: scikit-learn" in metadata and 'extra == "evaluation"' in metadata
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_both_bundled_worlds_and_stays_under_30_mb(tmp_path):
+    import zipfile
+
+    wheel = build("wheel", tmp_path)
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for folder in ("genie-tiny-digits", "genie-tiny-context"):
+        assert f"genie_transforms/digits/assets/{folder}/unet/diffusion_pytorch_model.safetensors" in names
+        assert f"genie_transforms/digits/assets/{folder}/genie.json" in names
+    assert wheel.stat().st_size < 30 * 10**6, wheel.stat().st_size
 
 
 def test_every_module_says_what_it_exports():

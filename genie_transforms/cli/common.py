@@ -35,6 +35,8 @@ PACKAGES = (
     "pillow",
 )
 BUNDLED_MODEL = "genie-tiny-digits"
+BUNDLED_NAMES = (BUNDLED_MODEL, "genie-tiny-context")
+"""The models (and backbones) the package ships, which draw the digits and nothing else."""
 
 
 class UsageError(ValueError):
@@ -567,7 +569,7 @@ def check_bundled(args: argparse.Namespace, names: list[str]) -> None:
     """The bundled digits model (and backbone) draw the digits and nothing else: refuse them on other data."""
     from ..digits import DIGIT_NAMES
 
-    used = [flag for flag in ("model", "embedder") if getattr(args, flag, None) == BUNDLED_MODEL]
+    used = [flag for flag in ("model", "embedder") if getattr(args, flag, None) in BUNDLED_NAMES]
     if used and names != list(DIGIT_NAMES):
         flags = " and ".join(f"--{flag}" for flag in used)
         fixes = {
@@ -575,7 +577,7 @@ def check_bundled(args: argparse.Namespace, names: list[str]) -> None:
             "embedder": "--embedder torchvision:ARCH --embedder-weights FILE (your classifier's backbone)",
         }
         raise UsageError(
-            f"{flags} {BUNDLED_MODEL} is the small digits model the package ships: it draws the digits zero to nine "
+            f"{flags} {getattr(args, used[0])} is a small digits model the package ships: it draws the digits zero to nine "
             f"and nothing else, but this dataset's classes are {names[:6]}{' ...' if len(names) > 6 else ''}. Pass "
             f"{' and '.join(fixes[flag] for flag in used)}."
         )
@@ -651,6 +653,7 @@ def report() -> dict[str, str]:
 
 __all__ = [
     "BUNDLED_MODEL",
+    "BUNDLED_NAMES",
     "PACKAGES",
     "HelpFormatter",
     "SourceData",

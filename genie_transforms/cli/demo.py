@@ -6,7 +6,8 @@ methods, and writes into the output folder as it goes: `grid.png` (sources, thei
 real examples of the target), `pca.png` (backbone features of the source class, the target class and the hard
 negatives at each r), `records.jsonl` (the grid images' provenance), and `results.json` (updated after every
 episode). With `--model`, `--dataset` and `--embedder`, the same runs on Stable Diffusion and a real dataset on a
-GPU.
+GPU. `--world context` runs it on the context world instead: the digits drawn over five contexts (background
+colour and texture), with its own model (`genie-tiny-context`) and backbone.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .common import (
 )
 
 R_GRID = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+CONTEXT_MODEL = "genie-tiny-context"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,11 +38,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_model_arguments(parser, default_model=BUNDLED_MODEL, steps=20, batch_size=64)
     add_source_arguments(parser, required=False)  # without --dataset: the digits' held-out split
+    parser.add_argument(
+        "--world",
+        choices=("digits", "context"),
+        default="digits",
+        help=f"the bundled world (without --dataset): the plain digits ({BUNDLED_MODEL}) or the digits over "
+        f"contexts ({CONTEXT_MODEL}, with its own backbone)",
+    )
     group = parser.add_argument_group("backbone")
     group.add_argument(
         "--embedder",
         default=BUNDLED_MODEL,
-        help="the few-shot backbone: genie-tiny-digits (bundled, digits only) or torchvision:ARCH",
+        help="the few-shot backbone: genie-tiny-digits or genie-tiny-context (bundled, digits only) or "
+        "torchvision:ARCH",
     )
     group.add_argument(
         "--embedder-weights", type=Path, default=None, help="safetensors state dict for torchvision:ARCH"
@@ -61,8 +71,11 @@ def load_data(args: argparse.Namespace, gen):
     """(images, labels, prompt map, few-shot classes, flip) of the demo's dataset."""
     from PIL import Image
 
-    from ..digits import digits_arrays, digits_prompt_map
+    from ..digits import context_digits_arrays, digits_arrays, digits_prompt_map
 
+    if args.dataset is None and args.world == "context":
+        images, labels, _, _ = context_digits_arrays("heldout")
+        return [Image.fromarray(x) for x in images], labels.tolist(), digits_prompt_map(), [5, 6, 7, 8, 9], False
     if args.dataset is None:
         images, labels, _ = digits_arrays("heldout")
         return [Image.fromarray(x) for x in images], labels.tolist(), digits_prompt_map(), [5, 6, 7, 8, 9], False
@@ -178,9 +191,15 @@ def run(args: argparse.Namespace) -> int:
     require("matplotlib", "matplotlib", "evaluation")
     if args.pairs < 1:
         raise UsageError(f"--pairs must be >= 1, got {args.pairs}.")
-    if args.dataset is None and (args.model != BUNDLED_MODEL or args.embedder != BUNDLED_MODEL):
+    if args.world == "context":
+        if args.dataset is not None:
+            raise UsageError("--world context is the bundled context world and takes no --dataset; drop one of them.")
+        args.model = CONTEXT_MODEL if args.model == BUNDLED_MODEL else args.model
+        args.embedder = CONTEXT_MODEL if args.embedder == BUNDLED_MODEL else args.embedder
+    bundled = CONTEXT_MODEL if args.world == "context" else BUNDLED_MODEL
+    if args.dataset is None and (args.model != bundled or args.embedder != bundled):
         raise UsageError(
-            "--model and --embedder other than genie-tiny-digits need --dataset (the digits are for the "
+            f"--model and --embedder other than {bundled} need --dataset (the {args.world} world is for the "
             "bundled model only)."
         )
     started = time.time()
@@ -208,7 +227,10 @@ def run(args: argparse.Namespace) -> int:
         "model_id": gen.model_id,
         "model_revision": gen.model_revision,
         "embedder": embedder.name,
-        "dataset": args.dataset or "sklearn-digits heldout (classes 5-9)",
+        "dataset": args.dataset
+        or (
+            "context world heldout (classes 5-9)" if args.world == "context" else "sklearn-digits heldout (classes 5-9)"
+        ),
     }
 
     def save(results: dict) -> None:
@@ -238,6 +260,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 __all__ = [
+    "CONTEXT_MODEL",
     "R_GRID",
     "load_data",
     "register",

@@ -55,13 +55,14 @@ class DigitsBackbone(nn.Module):
 
 
 def load_digits_backbone(folder: str | Path = BACKBONE_DIR) -> DigitsBackbone:
-    """The bundled digits backbone (or one saved by the training script to `folder`), in eval mode."""
+    """The bundled digits backbone (or the context world's, `CONTEXT_BACKBONE_DIR`, or one saved by a training
+    script to `folder`), in eval mode."""
     from safetensors.torch import load_file
 
     folder = Path(folder)
     if not (folder / "model.safetensors").is_file():
         raise FileNotFoundError(
-            f"No digits backbone in {folder}; train one with `python hub_scripts/train_tiny_digits.py`."
+            f"No digits backbone in {folder}; train one with `python hub_scripts/train_tiny_digits.py` (or `train_tiny_context.py`)."
         )
     model = DigitsBackbone(**json.loads((folder / "config.json").read_text()))
     model.load_state_dict(load_file(folder / "model.safetensors"))

@@ -72,6 +72,12 @@ def linear_probe_predict(train_x: Any, train_y: Any, test_x: Any, C: float = 1.0
     return clf.predict(_normalise(test_x))
 
 
+def linear_probe_predictions(train_sets: Sequence[tuple[Any, Any]], test_x: Any, C: float = 1.0) -> list[np.ndarray]:
+    """The predictions on the same `test_x` of a [`linear_probe`] fitted on each `(train_x, train_y)`: the methods
+    of one episode in one call (a picklable unit of work for a pool of processes)."""
+    return [linear_probe_predict(x, y, test_x, C) for x, y in train_sets]
+
+
 def linear_probe_accuracy(train_x: Any, train_y: Any, test_x: Any, test_y: Any, C: float = 1.0) -> float:
     """The accuracy of [`linear_probe_predict`] on (test_x, test_y)."""
     return float((linear_probe_predict(train_x, train_y, test_x, C) == np.asarray(test_y)).mean())
@@ -95,6 +101,7 @@ __all__ = [
     "linear_probe",
     "linear_probe_accuracy",
     "linear_probe_predict",
+    "linear_probe_predictions",
     "mean_confidence_interval",
     "sample_episodes",
 ]

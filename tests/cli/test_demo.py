@@ -54,3 +54,22 @@ def test_one_episode_has_no_interval_and_the_table_says_so():
     assert "| genie | 56.0 (one episode: no interval) |" in text and "inf" not in text and "+-" not in text
     results["episodes"] = 3
     assert "| genie | 56.0 +- 0.0 |" in "\n".join(summary_lines(results))
+
+
+@pytest.mark.slow
+def test_demo_runs_on_the_context_world_with_its_own_model_and_backbone(tmp_path):
+    args = ["demo", "--world", "context", "--output", str(tmp_path), "--pairs", "1", "--steps", "10"]
+    args += ["--episodes", "2", "--queries", "4", "--methods", "none", "genie", "txt2img", "--no-progress"]
+    assert main(args) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["model_id"] == "genie-tiny-context" and results["embedder"] == "genie-tiny-context-backbone"
+    assert set(results["paired"]) == {"genie - txt2img", "genie - none"}  # the paired differences, 2 episodes
+    grid = np.asarray(Image.open(tmp_path / "grid.png").convert("RGB")).astype(float)
+    assert (grid.max(axis=-1) - grid.min(axis=-1)).max() > 100  # the contexts' colours, not grey digits
+
+
+def test_the_context_world_takes_no_dataset_and_no_other_model(tmp_path, capsys):
+    assert main(["demo", "--world", "context", "--out", str(tmp_path), "--dataset", "org/data"]) == 2
+    assert "--world context" in capsys.readouterr().err
+    assert main(["demo", "--world", "context", "--out", str(tmp_path), "--model", "genie-tiny-digits"]) == 2
+    assert "genie-tiny-context" in capsys.readouterr().err
