@@ -71,5 +71,5 @@ def test_demo_runs_on_the_context_world_with_its_own_model_and_backbone(tmp_path
 def test_the_context_world_takes_no_dataset_and_no_other_model(tmp_path, capsys):
     assert main(["demo", "--world", "context", "--out", str(tmp_path), "--dataset", "org/data"]) == 2
     assert "--world context" in capsys.readouterr().err
-    assert main(["demo", "--world", "context", "--out", str(tmp_path), "--model", "genie-tiny-digits"]) == 2
+    assert main(["demo", "--world", "context", "--out", str(tmp_path), "--model", "org/sd"]) == 2
     assert "genie-tiny-context" in capsys.readouterr().err
