@@ -104,24 +104,26 @@ class Embedder:
 
 def digits_embedder(device: str | None = None) -> Embedder:
     """The bundled digits backbone (trained on classes 0-4) as an embedder: 32 x 32 RGB in [0, 1]."""
-    from .digits import load_digits_backbone
+    from .digits.assets import BACKBONE_DIR
 
-    model = load_digits_backbone()
-    if device is not None:
-        model.to(device)
-    return Embedder(model, default_preprocess(32), name="genie-tiny-digits-backbone")
+    return _bundled_backbone(BACKBONE_DIR, "genie-tiny-digits-backbone", device)
 
 
 def context_embedder(device: str | None = None) -> Embedder:
     """The context world's backbone (trained on classes 0-4 over random contexts, its features carry both the
     digit and the context) as an embedder: 32 x 32 RGB in [0, 1]."""
-    from .digits import load_digits_backbone
     from .digits.assets import CONTEXT_BACKBONE_DIR
 
-    model = load_digits_backbone(CONTEXT_BACKBONE_DIR)
+    return _bundled_backbone(CONTEXT_BACKBONE_DIR, "genie-tiny-context-backbone", device)
+
+
+def _bundled_backbone(folder: Path, name: str, device: str | None) -> Embedder:
+    from .digits import load_digits_backbone
+
+    model = load_digits_backbone(folder)
     if device is not None:
         model.to(device)
-    return Embedder(model, default_preprocess(32), name="genie-tiny-context-backbone")
+    return Embedder(model, default_preprocess(32), name=name)
 
 
 HEADS = ("fc", "classifier", "heads", "head")
