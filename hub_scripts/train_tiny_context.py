@@ -8,7 +8,7 @@ the UNet with its small CLIP text encoder and the classifier-free guidance dropo
 `train_tiny_digits.py`. The backbone is the digits backbone trained on the base classes 0-4 over random contexts
 with two heads, digit and context (the context head is for training only), so that its features carry both: the
 context-shift benchmark needs a feature space in which context can mislead a few-shot classifier. Everything is
-seeded; the settings and the log go to `training.json` beside the weights.
+seeded; the settings go to `training.json` beside the weights, and the loss every 100 steps to `training_log.txt`.
 
     python hub_scripts/train_tiny_context.py                       # writes into the package's assets
     python hub_scripts/train_tiny_context.py --quick --out /tmp/m  # a few steps, for tests
@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_tiny_digits import (  # the bundled model's recipe, shared
     BASE_CLASSES,
+    LossLog,
     batches,
     save_model,
     shift_augment,
@@ -55,7 +56,12 @@ def training_set(renders: int, rng: np.random.Generator) -> tuple[np.ndarray, np
 
 
 def train_backbone(
-    pixels: torch.Tensor, labels: np.ndarray, contexts: np.ndarray, steps: int, rng: np.random.Generator
+    pixels: torch.Tensor,
+    labels: np.ndarray,
+    contexts: np.ndarray,
+    steps: int,
+    rng: np.random.Generator,
+    log: LossLog,
 ) -> DigitsBackbone:
     """The digits backbone on the base classes, with a second (training-only) head that reads the context."""
     keep = np.isin(labels, BASE_CLASSES)
@@ -65,7 +71,7 @@ def train_backbone(
     context_head = torch.nn.Linear(model.feature_dim, len(CONTEXT_NAMES))
     params = [*model.parameters(), *context_head.parameters()]
     opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=1e-3)
-    for idx in (bar := tqdm(batches(len(x), 64, steps, rng), total=steps, desc="backbone")):
+    for step, idx in enumerate(bar := tqdm(batches(len(x), 64, steps, rng), total=steps, desc="backbone")):
         batch = shift_augment(x[idx], rng)
         features = model(batch)
         loss = F.cross_entropy(model.head(features), y[idx]) + F.cross_entropy(context_head(features), c[idx])
@@ -73,6 +79,7 @@ def train_backbone(
         loss.backward()
         opt.step()
         bar.set_postfix(loss=f"{loss.item():.4f}")
+        log.record(bar, step, loss.item())
     return model.eval()
 
 
@@ -95,14 +102,15 @@ def main(argv: list[str] | None = None) -> dict:
 
     images, labels, contexts = training_set(args.renders, rng)
     pixels = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
-    vae = train_vae(pixels, args.vae_steps, rng)
+    log = LossLog()
+    vae = train_vae(pixels, args.vae_steps, rng, log)
     with torch.no_grad():
         raw = torch.cat([vae.encode(part * 2 - 1).latent_dist.mode() for part in pixels.split(512)])
     scaling_factor = float(args.latent_std / raw.std())
     vae.register_to_config(scaling_factor=scaling_factor)
     tokenizer = build_clip_tokenizer(["a", "photo", "of", "the", "digit", *DIGIT_NAMES])
-    unet, text_encoder = train_unet(raw * scaling_factor, labels, tokenizer, args.unet_steps, rng)
-    backbone = train_backbone(pixels, labels, contexts, args.backbone_steps, rng)
+    unet, text_encoder = train_unet(raw * scaling_factor, labels, tokenizer, args.unet_steps, rng, log)
+    backbone = train_backbone(pixels, labels, contexts, args.backbone_steps, rng, log)
 
     folder = args.out / MODEL_NAME
     save_model(vae, text_encoder, tokenizer, unet, folder)
@@ -122,6 +130,7 @@ def main(argv: list[str] | None = None) -> dict:
         "torch": torch.__version__,
     }
     (folder / "training.json").write_text(json.dumps(summary, indent=2))
+    log.write(folder)
     print(json.dumps(summary, indent=2))
     return summary
 

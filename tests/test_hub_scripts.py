@@ -64,3 +64,21 @@ def test_the_context_training_script_writes_a_loadable_model_and_backbone(tmp_pa
     )
     assert out.images[0].size == (32, 32) and out.records[0].prompt == "a photo of the digit three."
     assert load_digits_backbone(tmp_path / "context-backbone").num_classes == 5
+    log = (tmp_path / "genie-tiny-context" / "training_log.txt").read_text().splitlines()
+    assert [line.split(" elapsed ")[0] for line in log] == [
+        f"{part} step {n}/3" for part in ("VAE", "UNet", "backbone") for n in (0, 3)
+    ]
+    assert all(np.isfinite(float(line.rsplit(" loss ", 1)[1])) for line in log)
+
+
+def test_the_training_log_keeps_the_first_every_hundredth_and_last_step(tmp_path):
+    """The loss log the training scripts write: 250 steps give steps 0, 100, 200 and 250, in the committed format."""
+    from tqdm.auto import tqdm
+
+    loss_log = runpy.run_path(str(ROOT / "hub_scripts" / "train_tiny_digits.py"))["LossLog"]()
+    for i in (bar := tqdm(range(250), desc="UNet")):
+        loss_log.record(bar, i, 1.0 / (i + 1))
+    loss_log.write(tmp_path)
+    lines = (tmp_path / "training_log.txt").read_text().splitlines()
+    assert [line.split(" elapsed ")[0] for line in lines] == [f"UNet step {n}/250" for n in (0, 100, 200, 250)]
+    assert lines[1].endswith(f"loss {1 / 101:.4f}") and lines[-1].endswith(f"loss {1 / 250:.4f}")

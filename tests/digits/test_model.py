@@ -79,6 +79,8 @@ def test_training_script_runs_end_to_end_in_quick_mode(tmp_path):
     out = gen.generate([np.zeros((32, 32, 3), np.uint8)], [1], 1.0, seed=0, prompts=digits_prompt_map())
     assert out.images[0].shape == (32, 32, 3)
     assert load_digits_backbone(tmp_path / "digits-backbone").feature_dim == 128
+    log = (tmp_path / "genie-tiny-digits" / "training_log.txt").read_text().splitlines()
+    assert log[0].startswith("VAE step 0/3 elapsed ") and log[-1].startswith("backbone step 3/3 elapsed ")
 
 
 @pytest.mark.slow
