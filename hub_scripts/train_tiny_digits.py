@@ -62,7 +62,7 @@ class LossLog:
 
     def record(self, bar: tqdm, step: int, loss: float) -> None:
         """After step `step` (from 0) of the loop over `bar`, whose description names the part."""
-        shown = step if step % self.every == 0 else bar.total if step == bar.total - 1 else None
+        shown = bar.total if step == bar.total - 1 else step if step % self.every == 0 else None
         if shown is not None:
             elapsed = tqdm.format_interval(bar.format_dict["elapsed"])
             self.lines.append(f"{bar.desc} step {shown}/{bar.total} elapsed {elapsed} loss {loss:.4f}")
