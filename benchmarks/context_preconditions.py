@@ -19,14 +19,18 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from genie_transforms import GenieGenerator
 
 GRID = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 NOVEL = (5, 6, 7, 8, 9)
 
 
-def measure(gen, pairs: int = 500, progress: bool = True) -> dict:
+def measure(gen: GenieGenerator, pairs: int = 500, progress: bool = True) -> dict:
     """The oracles' accuracy on the held-out renders, the curves over `GRID` and P1-P3 (value, threshold, holds)."""
     from PIL import Image
 

@@ -35,8 +35,6 @@ PACKAGES = (
     "pillow",
 )
 BUNDLED_MODEL = "genie-tiny-digits"
-BUNDLED_NAMES = (BUNDLED_MODEL, "genie-tiny-context")
-"""The models (and backbones) the package ships, which draw the digits and nothing else."""
 
 
 class UsageError(ValueError):
@@ -568,8 +566,9 @@ def finish_job(
 def check_bundled(args: argparse.Namespace, names: list[str]) -> None:
     """The bundled digits model (and backbone) draw the digits and nothing else: refuse them on other data."""
     from ..digits import DIGIT_NAMES
+    from ..loading import BUNDLED_MODELS  # the shipped models; each has a backbone of the same name
 
-    used = [flag for flag in ("model", "embedder") if getattr(args, flag, None) in BUNDLED_NAMES]
+    used = [flag for flag in ("model", "embedder") if getattr(args, flag, None) in BUNDLED_MODELS]
     if used and names != list(DIGIT_NAMES):
         flags = " and ".join(f"--{flag}" for flag in used)
         fixes = {
@@ -653,7 +652,6 @@ def report() -> dict[str, str]:
 
 __all__ = [
     "BUNDLED_MODEL",
-    "BUNDLED_NAMES",
     "PACKAGES",
     "HelpFormatter",
     "SourceData",

@@ -73,11 +73,8 @@ def load_data(args: argparse.Namespace, gen):
 
     from ..digits import context_digits_arrays, digits_arrays, digits_prompt_map
 
-    if args.dataset is None and args.world == "context":
-        images, labels, _, _ = context_digits_arrays("heldout")
-        return [Image.fromarray(x) for x in images], labels.tolist(), digits_prompt_map(), [5, 6, 7, 8, 9], False
     if args.dataset is None:
-        images, labels, _ = digits_arrays("heldout")
+        images, labels = (context_digits_arrays if args.world == "context" else digits_arrays)("heldout")[:2]
         return [Image.fromarray(x) for x in images], labels.tolist(), digits_prompt_map(), [5, 6, 7, 8, 9], False
     source = read_source(args, gen)  # the one way every command reads a source split
     ds = source.ds

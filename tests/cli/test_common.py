@@ -38,11 +38,14 @@ def test_read_source_loads_checks_and_names_the_split(saved_source, tiny_model_p
         read_source(missing, tiny_generator)
 
 
-def test_the_bundled_model_is_refused_on_other_classes():
-    with pytest.raises(UsageError, match="draws the digits zero to nine and nothing else"):
-        check_bundled(argparse.Namespace(model="genie-tiny-digits"), NAMES)
+@pytest.mark.parametrize("bundled", ["genie-tiny-digits", "genie-tiny-context"])
+def test_the_bundled_models_are_refused_on_other_classes(bundled):
+    with pytest.raises(UsageError, match=f"--model {bundled} is a small digits model .* nothing else"):
+        check_bundled(argparse.Namespace(model=bundled), NAMES)
+    with pytest.raises(UsageError, match=f"--embedder {bundled} is a small digits model"):
+        check_bundled(argparse.Namespace(model="some/model", embedder=bundled), NAMES)
     check_bundled(
-        argparse.Namespace(model="genie-tiny-digits"),
+        argparse.Namespace(model=bundled),
         ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"],
     )
     check_bundled(argparse.Namespace(model="some/model"), NAMES)
