@@ -83,7 +83,8 @@ def train_backbone(
     return model.eval()
 
 
-def main(argv: list[str] | None = None) -> dict:
+def build_parser() -> argparse.ArgumentParser:
+    """The script's options; their defaults are the shipped model's recipe."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ASSETS, help=f"folder to write {MODEL_NAME}/ and {BACKBONE_NAME}/")
     parser.add_argument("--seed", type=int, default=0)
@@ -93,7 +94,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--backbone-steps", type=int, default=800)
     parser.add_argument("--latent-std", type=float, default=1.5, help="std of the scaled latents the UNet sees")
     parser.add_argument("--quick", action="store_true", help="a few steps of each part (for tests)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = build_parser().parse_args(argv)
     if args.quick:
         args.vae_steps, args.unet_steps, args.backbone_steps, args.renders = 3, 3, 3, 1
     torch.manual_seed(args.seed)

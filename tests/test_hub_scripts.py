@@ -82,3 +82,35 @@ def test_the_training_log_keeps_the_first_every_hundredth_and_last_step(tmp_path
     lines = (tmp_path / "training_log.txt").read_text().splitlines()
     assert [line.split(" elapsed ")[0] for line in lines] == [f"UNet step {n}/250" for n in (0, 100, 200, 250)]
     assert lines[1].endswith(f"loss {1 / 101:.4f}") and lines[-1].endswith(f"loss {1 / 250:.4f}")
+
+
+def _weight_files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*.safetensors"))}
+
+
+@pytest.mark.slow
+def test_the_context_training_script_reproduces_its_weights_byte_for_byte(tmp_path, monkeypatch):
+    """The recipe regenerates what it says: two runs with the same seed write identical weight files (model and
+    backbone), and another seed does not."""
+    script = str(ROOT / "hub_scripts" / "train_tiny_context.py")
+    for name, seed in (("a", "0"), ("b", "0"), ("c", "1")):
+        monkeypatch.setattr(
+            sys, "argv", ["train_tiny_context.py", "--quick", "--seed", seed, "--out", str(tmp_path / name)]
+        )
+        runpy.run_path(script, run_name="__main__")
+    a, b, c = (_weight_files(tmp_path / name) for name in "abc")
+    assert {k.split("/")[-2] for k in a} == {"context-backbone", "text_encoder", "unet", "vae"} and a == b
+    assert a.keys() == c.keys() and all(a[k] != c[k] for k in a if "unet" in k or "vae" in k)
+
+
+def test_the_shipped_context_model_was_trained_with_the_scripts_defaults():
+    """`training.json` beside the shipped weights records the script's own defaults, so the script without
+    arguments is the shipped model's recipe."""
+    import json
+
+    from genie_transforms.digits.assets import ASSETS
+
+    parser = runpy.run_path(str(ROOT / "hub_scripts" / "train_tiny_context.py"))["build_parser"]()
+    defaults = {k: v for k, v in vars(parser.parse_args([])).items() if k not in ("out", "quick")}
+    recorded = json.loads((ASSETS / "genie-tiny-context" / "training.json").read_text())
+    assert {k: recorded[k] for k in defaults} == defaults
