@@ -198,7 +198,8 @@ def train_backbone(
     return model.eval()
 
 
-def main(argv: list[str] | None = None) -> dict:
+def build_parser() -> argparse.ArgumentParser:
+    """The script's options; their defaults are the shipped model's recipe."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--out", type=Path, default=ASSETS, help="folder to write genie-tiny-digits/ and digits-backbone/"
@@ -214,7 +215,11 @@ def main(argv: list[str] | None = None) -> dict:
         help="std of the scaled latents the UNet sees (the VAE scaling factor is latent_std / std)",
     )
     parser.add_argument("--quick", action="store_true", help="a few steps of each part (for tests)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = build_parser().parse_args(argv)
     if args.quick:
         args.vae_steps, args.unet_steps, args.backbone_steps = 3, 3, 3
     torch.manual_seed(args.seed)

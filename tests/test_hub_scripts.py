@@ -103,14 +103,16 @@ def test_the_context_training_script_reproduces_its_weights_byte_for_byte(tmp_pa
     assert a.keys() == c.keys() and all(a[k] != c[k] for k in a if "unet" in k or "vae" in k)
 
 
-def test_the_shipped_context_model_was_trained_with_the_scripts_defaults():
-    """`training.json` beside the shipped weights records the script's own defaults, so the script without
+@pytest.mark.parametrize("model", ["genie-tiny-digits", "genie-tiny-context"])
+def test_a_shipped_model_was_trained_with_its_scripts_defaults(model):
+    """`training.json` beside the shipped weights records its script's own defaults, so the script without
     arguments is the shipped model's recipe."""
     import json
 
     from genie_transforms.digits.assets import ASSETS
 
-    parser = runpy.run_path(str(ROOT / "hub_scripts" / "train_tiny_context.py"))["build_parser"]()
+    script = ROOT / "hub_scripts" / f"train_{model.removeprefix('genie-').replace('-', '_')}.py"
+    parser = runpy.run_path(str(script))["build_parser"]()
     defaults = {k: v for k, v in vars(parser.parse_args([])).items() if k not in ("out", "quick")}
-    recorded = json.loads((ASSETS / "genie-tiny-context" / "training.json").read_text())
+    recorded = json.loads((ASSETS / model / "training.json").read_text())
     assert {k: recorded[k] for k in defaults} == defaults
