@@ -564,7 +564,7 @@ def finish_job(
 
 
 def check_bundled(args: argparse.Namespace, names: list[str]) -> None:
-    """The bundled digits model (and backbone) draw the digits and nothing else: refuse them on other data."""
+    """The bundled models (and their backbones) draw the digits and nothing else: refuse them on other data."""
     from ..digits import DIGIT_NAMES
     from ..loading import BUNDLED_MODELS  # the shipped models; each has a backbone of the same name
 
