@@ -22,8 +22,8 @@ from PIL import Image
 
 from .helpers import NAMES, build_dataset
 
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    torch.set_num_threads(1)
+if os.environ.get("PYTEST_XDIST_WORKER"):  # `-n`: the workers share the cores torch would use alone
+    torch.set_num_threads(max(1, torch.get_num_threads() // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
 
 
 @pytest.fixture(scope="session")

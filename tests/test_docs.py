@@ -47,7 +47,7 @@ def test_ci_runs_the_quickstart_commands_first_and_as_written():
     its fresh environment, word for word (`time` in front of the demo aside): a Quickstart that fails fails CI."""
     demo, tests = quickstart_commands()
     assert demo == 'pip install ".[evaluation]" && genie demo'
-    assert tests == 'pip install ".[dev]" && python -m pytest'
+    assert tests == 'pip install ".[dev]" && python -m pytest -n auto --dist loadfile'
     lines = [line.strip() for line in (ROOT / ".ci/run").read_text().splitlines()]
     commands = [line for line in lines if line and not line.startswith("#")]
     # each runs in a subshell, so that a failed install stops CI (`set -e` ignores the left side of `&&`); no

@@ -17,8 +17,16 @@ def _child(queue):
     queue.put((torch.get_num_threads(), [str(w.message) for w in caught if w.category is GenieWarning]))
 
 
-@pytest.mark.skipif(torch.get_num_threads() < 2, reason="torch runs on one thread here already")
-def test_a_forked_child_runs_torch_on_one_thread_and_says_so():
+@pytest.fixture
+def two_threads():
+    """Torch on two threads in this process for the test (a test worker of `-n` may run on one)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_a_forked_child_runs_torch_on_one_thread_and_says_so(two_threads):
     import genie_transforms.forking  # noqa: F401  (registered before the fork)
 
     torch.ones(64, 64) @ torch.ones(64, 64)  # torch has run in the parent
