@@ -278,6 +278,30 @@ def test_the_command_starts_its_own_local_cluster_and_keeps_the_console_quiet(sa
     assert noise == [], noise
 
 
+def kill_every_process_with(env_entry: str, timeout: float = 60) -> None:
+    """SIGKILL every process whose environment holds `env_entry`, until none is left: a Ray worker renames itself
+    (`ray::ChunkWriter...`) and outlives its raylet for a moment, so neither the process group nor the command line
+    reaches it, while it inherits the driver's environment. One that lived on could write a chunk after the count."""
+    import signal
+    import time
+    from pathlib import Path
+
+    marker, deadline = env_entry.encode() + b"\0", time.monotonic() + timeout
+    while True:
+        alive = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                if marker in (proc / "environ").read_bytes():  # empty for a zombie: it is dead already
+                    os.kill(int(proc.name), signal.SIGKILL)
+                    alive.append(proc.name)
+            except OSError:  # gone meanwhile, or not ours
+                continue
+        if not alive:
+            return
+        assert time.monotonic() < deadline, f"processes {alive} survive SIGKILL"
+        time.sleep(0.1)
+
+
 def test_a_driver_killed_midway_loses_nothing_and_a_rerun_makes_only_the_rest(
     ray_cluster, saved_source, tiny_model_path, tmp_path, capsys
 ):
@@ -307,7 +331,7 @@ def test_a_driver_killed_midway_loses_nothing_and_a_rerun_makes_only_the_rest(
     finally:
         os.killpg(command.pid, signal.SIGKILL)
         command.wait()
-        subprocess.run(["pkill", "-9", "-f", scratch], check=False)  # Ray's daemons of that cluster, if any left
+        kill_every_process_with(f"RAY_TMPDIR={scratch}")  # its cluster's daemons and actors, wherever they went
         shutil.rmtree(scratch, ignore_errors=True)
     done = sorted(int(p.stem.split("-")[1]) for p in (out / "chunks").glob("chunk-*.json"))
     assert 3 <= len(done) < 24 and not (out / "dataset").exists()
